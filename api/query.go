@@ -1,0 +1,248 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgevault/edgevault/point"
+	"github.com/edgevault/edgevault/store"
+)
+
+// Bounds of accepted times: years 1 to 9999 in Unix ms, so that defaults and
+// bucket arithmetic cannot overflow.
+const (
+	minTime     = -62135596800000
+	maxTime     = 253402300799999
+	defaultSpan = int64(time.Hour / time.Millisecond)
+	tagPrefix   = "tag."
+)
+
+// onlyParams rejects parameters not in allowed (beyond tag.* when "tag."
+// is allowed) and repeated parameters.
+func onlyParams(q url.Values, allowed ...string) error {
+	for k, vs := range q {
+		ok := slices.Contains(allowed, k) ||
+			(strings.HasPrefix(k, tagPrefix) && slices.Contains(allowed, tagPrefix))
+		if !ok {
+			return errorf(ErrBadRequest, "unknown parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
+		}
+		if len(vs) > 1 {
+			return errorf(ErrBadRequest, "parameter %q given %d times", k, len(vs))
+		}
+	}
+	return nil
+}
+
+// parseTime accepts RFC 3339 or Unix milliseconds.
+func parseTime(name, v string) (time.Time, error) {
+	ms, err := parseTimeMs(name, v)
+	return time.UnixMilli(ms).UTC(), err
+}
+
+func parseTimeMs(name, v string) (int64, error) {
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		t, terr := time.Parse(time.RFC3339Nano, v)
+		if terr != nil {
+			return 0, errorf(ErrBadRequest, "%s: want RFC 3339 or Unix milliseconds, got %q", name, v)
+		}
+		ms = t.UnixMilli()
+	}
+	if ms < minTime || ms > maxTime {
+		return 0, errorf(ErrBadRequest, "%s: %q is outside years 1 to 9999", name, v)
+	}
+	return ms, nil
+}
+
+// parseStep accepts a Go duration or a whole number of days ("7d").
+func parseStep(v string) (int64, error) {
+	var d time.Duration
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || days <= 0 || days > 100_000 {
+			return 0, errorf(ErrBadRequest, "step: bad day count %q", v)
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, errorf(ErrBadRequest, "step: want a duration like 90s, 5m, 1h or 1d, got %q", v)
+		}
+	}
+	if d < time.Millisecond || d%time.Millisecond != 0 {
+		return 0, errorf(ErrBadRequest, "step: %q must be a positive whole number of milliseconds", v)
+	}
+	return d.Milliseconds(), nil
+}
+
+// parseQuery turns /api/v1/query parameters into a store.Query; every error
+// wraps ErrBadRequest.
+func parseQuery(q url.Values, now time.Time) (store.Query, error) {
+	if err := onlyParams(q, "device", "metric", "from", "to", "step", "agg", "limit", tagPrefix); err != nil {
+		return store.Query{}, err
+	}
+	sq := store.Query{Device: q.Get("device"), Metric: q.Get("metric")}
+	for _, p := range []struct{ name, v string }{{"device", sq.Device}, {"metric", sq.Metric}} {
+		if err := point.ValidName(p.v); err != nil {
+			return store.Query{}, errorf(ErrBadRequest, "%s: %v", p.name, err)
+		}
+	}
+	var err error
+	if sq.Tags, err = parseTags(q); err != nil {
+		return store.Query{}, err
+	}
+	if sq.From, sq.To, err = parseRange(q.Get("from"), q.Get("to"), now); err != nil {
+		return store.Query{}, err
+	}
+	if err := parseAgg(q.Get("step"), q.Get("agg"), &sq); err != nil {
+		return store.Query{}, err
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			return store.Query{}, errorf(ErrBadRequest, "limit: want an integer 1..%d, got %q", store.MaxLimit, v)
+		}
+		sq.Limit = n
+	}
+	return sq, nil
+}
+
+func parseTags(q url.Values) ([]point.Tag, error) {
+	var tags []point.Tag
+	for k := range q {
+		key, ok := strings.CutPrefix(k, tagPrefix)
+		if !ok {
+			continue
+		}
+		if err := point.ValidName(key); err != nil {
+			return nil, errorf(ErrBadRequest, "tag key: %v", err)
+		}
+		if err := point.ValidName(q.Get(k)); err != nil {
+			return nil, errorf(ErrBadRequest, "tag %s: %v", key, err)
+		}
+		tags = append(tags, point.Tag{Key: key, Value: q.Get(k)})
+	}
+	point.SortTags(tags)
+	return tags, nil
+}
+
+func parseRange(fromS, toS string, now time.Time) (from, to int64, err error) {
+	to = now.UnixMilli()
+	if toS != "" {
+		if to, err = parseTimeMs("to", toS); err != nil {
+			return 0, 0, err
+		}
+	}
+	from = to - defaultSpan
+	if fromS != "" {
+		if from, err = parseTimeMs("from", fromS); err != nil {
+			return 0, 0, err
+		}
+	}
+	if from >= to {
+		return 0, 0, errorf(ErrBadRequest, "from (%d) must be before to (%d)", from, to)
+	}
+	return from, to, nil
+}
+
+func parseAgg(stepS, aggS string, sq *store.Query) error {
+	if stepS == "" {
+		if aggS != "" {
+			return errorf(ErrBadRequest, "agg %q needs a step", aggS)
+		}
+		return nil
+	}
+	step, err := parseStep(stepS)
+	if err != nil {
+		return err
+	}
+	if buckets := (sq.To - sq.From) / step; buckets > store.MaxLimit {
+		return errorf(ErrBadRequest, "step %s makes %d buckets over the range; at most %d", stepS, buckets, store.MaxLimit)
+	}
+	sq.Step, sq.Agg = step, store.AggAvg
+	if aggS != "" {
+		if sq.Agg, err = store.ParseAgg(aggS); err != nil {
+			return errorf(ErrBadRequest, "agg: %v", err)
+		}
+	}
+	return nil
+}
+
+func (s *server) query(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r.URL.Query(), s.Now())
+	if err != nil {
+		return err
+	}
+	if s.Query == nil {
+		return unavailable("query store")
+	}
+	res, err := s.Query.Query(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if res.Next != 0 {
+		next = nextURL(r.URL, "from", strconv.FormatInt(res.Next, 10))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 32<<10)
+	writeAnswer(bw, q, res, next)
+	return bw.Flush()
+}
+
+// writeAnswer streams the query answer; points can number a million, so it
+// does not build them as []any.
+func writeAnswer(bw *bufio.Writer, q store.Query, res store.Result, next string) {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"device":`...)
+	b = appendJSON(b, q.Device)
+	b = append(b, `,"metric":`...)
+	b = appendJSON(b, q.Metric)
+	b = append(b, `,"tags":`...)
+	tags := map[string]string{}
+	for _, t := range q.Tags {
+		tags[t.Key] = t.Value
+	}
+	b = appendJSON(b, tags)
+	b = append(b, `,"kind":`...)
+	if res.Kind == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSON(b, res.Kind.String())
+	}
+	b = append(b, `,"source":`...)
+	b = appendJSON(b, res.Source)
+	b = append(b, `,"points":[`...)
+	for i, smp := range res.Samples {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, smp.T, 10)
+		b = append(b, ',')
+		v, _ := smp.V.MarshalJSON() // never fails
+		b = append(append(b, v...), ']')
+		if len(b) > 16<<10 {
+			bw.Write(b)
+			b = b[:0]
+		}
+	}
+	b = append(b, `],"next":`...)
+	if next == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSON(b, next)
+	}
+	bw.Write(append(b, "}\n"...))
+}
+
+func appendJSON(b []byte, v any) []byte {
+	j, _ := json.Marshal(v) // strings and string maps always marshal
+	return append(b, j...)
+}
