@@ -1,0 +1,116 @@
+// Package broker is edgevault's embedded MQTT broker: MQTT 3.1.1 and 5,
+// QoS 0/1/2, retained messages, last will and persistent sessions, built on
+// github.com/mochi-mqtt/server/v2 with users, ACLs, TLS and limits added.
+//
+// # Acknowledge after durable
+//
+// Every PUBLISH from a client goes to Handler.HandlePublish on the
+// connection's goroutine before the broker answers it (mochi's
+// processPublish calls the OnPublish hook before it writes PUBACK for QoS 1
+// or PUBREC for QoS 2, and before it routes or retains the message).
+// HandlePublish returns nil once the message is durable. When it returns an
+// error the message is neither acknowledged, retained nor routed:
+//
+//   - MQTT 5, QoS 1/2: PUBACK/PUBREC with reason code 0x97 (quota exceeded)
+//     when the error wraps ErrOverloaded, 0x80 (unspecified error) otherwise.
+//     The client owns the message again.
+//   - MQTT 3.1.1, QoS 1/2: there is no failure code, so the connection is
+//     closed (the last will is published, ClientDisconnected gets an error
+//     wrapping ErrNotDurable). A client with a persistent session
+//     (clean session false) retransmits the message after reconnecting.
+//   - QoS 0: dropped, logged and counted (Broker.Rejected).
+//
+// One client's publishes reach the Handler in order, one at a time; a slow
+// Handler slows that client down (back-pressure), not the others. Messages
+// from Broker.Publish and last wills do not go to the Handler.
+//
+// # Authentication
+//
+// Users carry bcrypt password hashes (HashPassword; `edgevault passwd`
+// reads a password on stdin and prints its hash). A client is anonymous when
+// it gives no username, or when no users are configured (the username is
+// then only a label for %u). Anonymous clients are accepted when
+// allow_anonymous is true; otherwise, like Mosquitto 2's local-only mode,
+// only while no users are configured and only when both the listener address
+// and the peer are loopback (127.0.0.0/8, ::1, localhost); a listener on
+// 0.0.0.0 is not loopback, and Start logs a warning for it. Configuring users
+// turns authentication on everywhere. A wrong password, an unknown username
+// or a refused anonymous client gets CONNACK "bad username or password",
+// with one log line naming the reason. Successful bcrypt checks are
+// remembered (SHA-256 of the password) so reconnect storms stay cheap.
+//
+// # ACL rule
+//
+// Like Mosquitto with an acl_file: when no rule is configured anywhere,
+// every client may read and write every topic (zero set-up). As soon as one
+// rule exists (top-level or under any user), every action is denied unless a
+// rule that applies to the client grants it. The rules that apply are the
+// user's own acl list (none for an anonymous client) and the top-level acl
+// list (Mosquitto's "pattern" lines). A rule grants write (publish) or read
+// (subscribe, delivery) when its access includes that right and its filter,
+// after substitution, matches the topic. %c is replaced by the client id and
+// %u by the username; a rule whose placeholder would be empty or contain
+// '+', '#' or '/' never matches, so a client cannot widen a rule by choosing
+// its id. Filters match as in MQTT (+ one level, # the rest and its parent;
+// wildcards in the first level do not match topics starting with '$';
+// $share/group/ is stripped). A subscription is accepted when its filter
+// overlaps a readable rule; each delivered message is then checked by its
+// topic, so a wide subscription receives only what the rules allow. Denied
+// QoS 0 publishes are dropped, denied QoS 1/2 publishes get reason 0x87
+// (MQTT 5) or close the connection (3.1.1); denied subscriptions get 0x87
+// (MQTT 5) / 0x80 (3.1.1) in SUBACK. Denied publishes never reach the
+// Handler. Example:
+//
+//	users:
+//	  - username: sensor
+//	    password_hash: "$2a$10$..."   # edgevault passwd
+//	    acl:
+//	      - {topic: "devices/%c/#", access: write}
+//	      - {topic: "cmd/%u/#", access: read}
+//	acl:
+//	  - {topic: "public/#", access: readwrite}
+//
+// # Limits and robustness
+//
+// No packet, however malformed, crashes or stalls the node; at worst it
+// closes its own connection:
+//
+//   - max_packet_size (default 256 KiB) is checked on the fixed header of
+//     every packet, the first CONNECT included, before the body is read or
+//     buffered: a huge declared remaining length costs nothing.
+//   - The first packet is read by the broker itself, not by mochi (which
+//     allocates the declared length up front): it must be a CONNECT, and its
+//     buffer grows only with the bytes that arrive. At most
+//     max_pending_connections (default 256) connections may be
+//     unauthenticated at once; one more is closed at once, with a log line.
+//   - connect_timeout (default 10s) bounds the time to send CONNECT (mochi
+//     sets no deadline before it); after CONNECT the keepalive deadline
+//     (1.5 × keepalive) applies. max_keepalive (default 15m) replaces a
+//     larger or zero keepalive; MQTT 5 clients are told (Server Keep
+//     Alive), an idle MQTT 3.1.1 client asking for none is disconnected
+//     after 1.5 × max_keepalive.
+//   - max_clients (default 10000) authenticated clients; CONNECT beyond is
+//     refused with 0x03 server unavailable (3.1.1) / 0x89 server busy (5).
+//   - receive_maximum (default 256) unacknowledged QoS 1/2 publishes per
+//     client, max_inflight (default 1024) outbound QoS 1/2 messages held per
+//     client, max_pending_writes (default 1024) queued packets per client,
+//     max_topic_length (default 1024 bytes) per topic or filter,
+//     session_expiry (default 24h) for disconnected persistent sessions.
+//   - A panic on a connection's goroutine (a decoder bug, in mochi or here)
+//     is recovered, logged with its stack, and closes that connection only;
+//     its will is published and ClientDisconnected gets ErrPanic. FuzzPackets
+//     found one in mochi v2.7.9 (an MQTT 5 SUBSCRIBE whose filter lacks its
+//     options byte indexes past the buffer); TestMochiSubscribePanic keeps it
+//     covered.
+//   - Once authenticated, a client may make the broker buffer one packet of
+//     up to max_packet_size, so the worst case is max_clients ×
+//     max_packet_size; lower either on small machines.
+//
+// Broker.Stats exposes the counters (refused connections, refused
+// publishes, recovered panics, inflight, retained, bytes) for metrics.
+//
+// Sessions, inflight messages and retained messages live in memory: they
+// survive a client's reconnect, not a restart of the node. Devices that need
+// more keep their data until acknowledged, which the ack-after-durable rule
+// makes safe.
+package broker
