@@ -1,0 +1,86 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// ErrNoCompact means the node has no compaction endpoint.
+var ErrNoCompact = errors.New("compact endpoint not available")
+
+// queryPage is the body of GET /api/v1/query for raw points.
+type queryPage struct {
+	Points []json.RawMessage `json:"points"`
+	Next   json.Number       `json:"next"`
+}
+
+// countSeries counts the points of one series in [from, to) over REST,
+// following the next cursor (the from of the next page; 0 or absent: done).
+func countSeries(ctx context.Context, c *http.Client, base, device, metric string, from, to int64) (int64, error) {
+	var n int64
+	for from != 0 {
+		q := url.Values{"device": {device}, "metric": {metric}, "from": {strconv.FormatInt(from, 10)},
+			"to": {strconv.FormatInt(to, 10)}, "limit": {"1000000"}}
+		var page queryPage
+		if err := getJSON(ctx, c, base+"/api/v1/query?"+q.Encode(), &page); err != nil {
+			return n, fmt.Errorf("query %s/%s: %w", device, metric, err)
+		}
+		n += int64(len(page.Points))
+		next, _ := page.Next.Int64()
+		if next != 0 && next <= from {
+			return n, fmt.Errorf("query %s/%s: next %d does not advance from %d", device, metric, next, from)
+		}
+		from = next
+	}
+	return n, nil
+}
+
+func getJSON(ctx context.Context, c *http.Client, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("status %s: %s", resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	return nil
+}
+
+// compact asks the node to compact its store and waits for the answer.
+func compact(ctx context.Context, c *http.Client, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/admin/compact", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	switch {
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+		return ErrNoCompact
+	case resp.StatusCode/100 != 2:
+		return fmt.Errorf("compact: status %s: %s", resp.Status, b)
+	}
+	return nil
+}

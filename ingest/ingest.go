@@ -1,0 +1,250 @@
+// Package ingest is the path of one message from the broker (or one HTTP
+// line-protocol body) to the local store: decode with the parsing contracts,
+// append durably, then tell the registry. Whatever cannot be decoded or
+// stored ends in the dead-letter store with its reason; only a failure to make
+// the message durable at all is returned to the caller, which then must not
+// acknowledge it.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgevault/edgevault/codec"
+	"github.com/edgevault/edgevault/deadletter"
+	"github.com/edgevault/edgevault/point"
+	"github.com/edgevault/edgevault/store"
+)
+
+// Decoder turns a message into readings (codec.Set).
+type Decoder interface {
+	Decode(m codec.Message) (codec.Decoded, error)
+}
+
+// Appender stores readings durably (store.DB).
+type Appender interface {
+	Append(readings []point.Reading) (store.AppendResult, error)
+}
+
+// DeadLetters keeps what could not be decoded or stored (deadletter.Store).
+type DeadLetters interface {
+	Add(l deadletter.Letter) error
+}
+
+// Registry learns devices, presence and latest values (registry.Registry).
+type Registry interface {
+	Observe(clientID string, readings []point.Reading, contract string)
+	SetStatus(device string, online bool, at time.Time)
+}
+
+// Message is one publish to ingest.
+type Message struct {
+	ClientID string
+	Topic    string
+	Payload  []byte
+	Received time.Time
+}
+
+// Pipeline is safe for concurrent use; each broker connection calls Handle
+// from its own goroutine and the store group-commits their appends.
+type Pipeline struct {
+	dec      Decoder
+	db       Appender
+	dead     DeadLetters
+	reg      Registry
+	line     codec.LineOptions
+	log      *slog.Logger
+	now      func() time.Time
+	messages *prometheus.CounterVec
+	readings *prometheus.CounterVec
+	latency  prometheus.Histogram
+}
+
+// Options configures a Pipeline. Zero values are usable: no metrics, the
+// default logger and the wall clock.
+type Options struct {
+	Line       codec.LineOptions // how /write bodies name devices and metrics
+	Logger     *slog.Logger
+	Now        func() time.Time
+	Registerer prometheus.Registerer
+}
+
+// New returns a pipeline over its four collaborators.
+func New(dec Decoder, db Appender, dead DeadLetters, reg Registry, opts Options) *Pipeline {
+	p := &Pipeline{dec: dec, db: db, dead: dead, reg: reg, line: opts.Line, log: opts.Logger, now: opts.Now}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	p.messages = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgevault_ingest_messages_total",
+		Help: "Messages ingested, by outcome: stored, deadletter, unmatched (no contract), failed (not durable, not acknowledged).",
+	}, []string{"outcome"})
+	p.readings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgevault_ingest_readings_total",
+		Help: "Readings ingested, by outcome: stored or rejected (kept as dead letters).",
+	}, []string{"outcome"})
+	p.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "edgevault_ingest_duration_seconds",
+		Help:    "Time from receiving a message to its readings being durable.",
+		Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16),
+	})
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(p.messages, p.readings, p.latency)
+	}
+	return p
+}
+
+// Handle ingests one message. It returns nil once the message is durable,
+// as readings or as a dead letter, and an error when it is neither.
+func (p *Pipeline) Handle(m Message) error {
+	if m.Received.IsZero() {
+		m.Received = p.now()
+	}
+	dec, err := p.dec.Decode(codec.Message{Topic: m.Topic, Payload: m.Payload, Received: m.Received.UnixMilli()})
+	if errors.Is(err, codec.ErrNoContract) {
+		// Not telemetry: the broker still routes it to subscribers.
+		p.messages.WithLabelValues("unmatched").Inc()
+		return nil
+	}
+	if err != nil {
+		return p.deadLetter(m, dec.Contract, err.Error())
+	}
+	for _, s := range dec.Status {
+		p.reg.SetStatus(s.Device, s.Online, m.Received)
+	}
+	if len(dec.Readings) == 0 {
+		p.messages.WithLabelValues("stored").Inc()
+		return nil
+	}
+	if err := p.store(m, dec.Contract, dec.Readings); err != nil {
+		return err
+	}
+	p.latency.Observe(p.now().Sub(m.Received).Seconds())
+	return nil
+}
+
+// store appends readings and dead-letters the ones the store rejected.
+func (p *Pipeline) store(m Message, contract string, readings []point.Reading) error {
+	res, err := p.db.Append(readings)
+	if err != nil {
+		p.messages.WithLabelValues("failed").Inc()
+		p.log.Error("ingest not durable", "topic", m.Topic, "client", m.ClientID, "err", err)
+		return fmt.Errorf("store %d readings: %w", len(readings), err)
+	}
+	p.readings.WithLabelValues("stored").Add(float64(res.Stored))
+	if len(res.Rejected) > 0 {
+		p.readings.WithLabelValues("rejected").Add(float64(len(res.Rejected)))
+		reasons := make([]string, 0, len(res.Rejected))
+		for _, r := range res.Rejected {
+			reasons = append(reasons, r.Err.Error())
+		}
+		if err := p.deadLetter(m, contract, strings.Join(reasons, "; ")); err != nil {
+			return err
+		}
+	} else {
+		p.messages.WithLabelValues("stored").Inc()
+	}
+	if res.Stored > 0 {
+		p.reg.Observe(m.ClientID, storedOnly(readings, res.Rejected), contract)
+	}
+	return nil
+}
+
+func (p *Pipeline) deadLetter(m Message, contract, reason string) error {
+	err := p.dead.Add(deadletter.Letter{
+		Time: m.Received, ClientID: m.ClientID, Topic: m.Topic,
+		Contract: contract, Reason: reason, Payload: m.Payload,
+	})
+	if err != nil {
+		p.messages.WithLabelValues("failed").Inc()
+		return fmt.Errorf("keep dead letter: %w", err)
+	}
+	p.messages.WithLabelValues("deadletter").Inc()
+	return nil
+}
+
+// storedOnly drops rejected readings; rejections are rare, so the common
+// case returns the slice as it is.
+func storedOnly(readings []point.Reading, rejected []store.Rejection) []point.Reading {
+	if len(rejected) == 0 {
+		return readings
+	}
+	skip := make(map[int]bool, len(rejected))
+	for _, r := range rejected {
+		skip[r.Index] = true
+	}
+	out := make([]point.Reading, 0, len(readings)-len(rejected))
+	for i, r := range readings {
+		if !skip[i] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// PartialWriteError reports the lines of a /write body that were not stored;
+// the good lines were.
+type PartialWriteError struct {
+	Written int
+	Errors  []string
+}
+
+// BadLines lists the reasons, one per bad line (the API shows them).
+func (e *PartialWriteError) BadLines() []string { return e.Errors }
+
+func (e *PartialWriteError) Error() string {
+	const show = 5
+	msg := e.Errors
+	if len(msg) > show {
+		msg = append(msg[:show:show], fmt.Sprintf("and %d more", len(e.Errors)-show))
+	}
+	return "partial write: " + strings.Join(msg, "; ")
+}
+
+// WriteLines ingests an InfluxDB line-protocol body (HTTP /write). Good
+// lines are stored even when others are bad; the bad ones are kept as one
+// dead letter and reported in a *PartialWriteError.
+func (p *Pipeline) WriteLines(ctx context.Context, body []byte, precision string) (int, error) {
+	received := p.now()
+	readings, bad, err := codec.ParseLineProtocol(body, precision, p.line, received.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	m := Message{ClientID: "http", Topic: "http/write", Payload: body, Received: received}
+	written := 0
+	if len(readings) > 0 {
+		res, err := p.db.Append(readings)
+		if err != nil {
+			p.messages.WithLabelValues("failed").Inc()
+			return 0, fmt.Errorf("store %d readings: %w", len(readings), err)
+		}
+		written = res.Stored
+		p.readings.WithLabelValues("stored").Add(float64(res.Stored))
+		p.reg.Observe(m.ClientID, storedOnly(readings, res.Rejected), "line-protocol")
+		for _, r := range res.Rejected {
+			bad = append(bad, codec.LineError{Line: -1, Err: r.Err})
+		}
+	}
+	if len(bad) == 0 {
+		p.messages.WithLabelValues("stored").Inc()
+		return written, nil
+	}
+	reasons := make([]string, len(bad))
+	for i, b := range bad {
+		reasons[i] = b.Error()
+	}
+	p.readings.WithLabelValues("rejected").Add(float64(len(bad)))
+	if err := p.deadLetter(m, "line-protocol", strings.Join(reasons, "; ")); err != nil {
+		return written, err
+	}
+	return written, &PartialWriteError{Written: written, Errors: reasons}
+}
