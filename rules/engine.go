@@ -1,0 +1,465 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/edgevault/edgevault/point"
+)
+
+// Options configures an Engine. The zero value works: wall clock, outputs
+// discarded, default logger.
+type Options struct {
+	// Now is the clock Tick reads. nil means time.Now.
+	Now func() time.Time
+	// Emit receives every output, synchronously and with the engine locked:
+	// it must not block and must not call back into the Engine. nil
+	// discards outputs.
+	Emit func(Output)
+	// Logger logs rules entering the error state. nil means slog.Default().
+	Logger *slog.Logger
+	// Meta returns the metadata of a device for meta["..."] in expressions
+	// and meta:NAME window keys. nil means no metadata.
+	Meta func(device string) map[string]any
+	// Latest returns the latest value of a series for latest(). nil means
+	// the engine remembers the latest numeric value of every reading it
+	// observes (only while some rule calls latest).
+	Latest func(device, metric string) (float64, bool)
+	// MaxFailures is the number of consecutive run-time failures after
+	// which a rule enters the error state. 0 means 10.
+	MaxFailures int
+	// MaxSamples bounds the samples a trend or fluctuation condition keeps
+	// per series; the oldest are dropped beyond it. 0 means 4096.
+	MaxSamples int
+	// MaxKeys bounds the window keys (or alert devices, pattern groups) one
+	// rule tracks; readings for new keys beyond it are counted in
+	// Stats().Dropped. 0 means 100,000.
+	MaxKeys int
+}
+
+// Stats are cumulative counters of an Engine.
+type Stats struct {
+	Readings uint64 // readings observed
+	Late     uint64 // readings behind a window's watermark, not aggregated
+	Dropped  uint64 // readings ignored because a rule reached MaxKeys
+	Outputs  uint64 // outputs emitted
+	Errors   uint64 // run-time rule failures
+}
+
+// RuleStatus describes one loaded rule.
+type RuleStatus struct {
+	ID           string
+	Kind         Kind
+	State        string // "ok", "disabled" or "error"
+	Errors       uint64 // run-time failures since the rule was loaded
+	LastError    string
+	Late         uint64
+	ActiveAlerts int
+}
+
+// Engine evaluates rules against readings and device status changes. All
+// methods are safe for concurrent use; they serialise on one mutex, and
+// Observe does no I/O, so its cost is the evaluation of the matching rules.
+type Engine struct {
+	opts   Options
+	logger *slog.Logger
+	latFn  func(device, metric string) float64
+
+	mu       sync.Mutex // guards the following
+	rules    []*ruleState
+	byID     map[string]*ruleState
+	byMetric map[string][]hook
+	byDevice map[string][]hook // any metric, one exact device
+	wild     []hook            // metric globs, or any metric of any device
+	status   []hook
+	track    bool // remember latest values
+	latest   map[seriesRef]float64
+	now      int64 // latest Tick time, Unix ms
+	stats    Stats
+	env      Env
+	vm       vm.VM
+}
+
+type seriesRef struct{ device, metric string }
+
+// hook attaches a rule (step < 0) or one pattern step to the index.
+type hook struct {
+	rs   *ruleState
+	step int
+	m    *matcher
+}
+
+// ruleState is a compiled rule with its run-time state.
+type ruleState struct {
+	c       *Compiled
+	win     map[string]*winKey
+	alerts  map[string]*alertState
+	groups  map[string]*patGroup
+	series  map[seriesID]*samples
+	errors  uint64
+	consec  int
+	broken  bool
+	lastErr string
+	late    uint64
+}
+
+// maxDepth bounds how far derived points feed further rules (a window of a
+// window of a window), which also stops rule cycles.
+const maxDepth = 3
+
+// New returns an Engine with no rules.
+func New(opts Options) *Engine {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Emit == nil {
+		opts.Emit = func(Output) {}
+	}
+	if opts.MaxFailures <= 0 {
+		opts.MaxFailures = 10
+	}
+	if opts.MaxSamples <= 0 {
+		opts.MaxSamples = 4096
+	}
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = 100_000
+	}
+	e := &Engine{opts: opts, logger: opts.Logger, byID: map[string]*ruleState{}, latest: map[seriesRef]float64{}}
+	if e.logger == nil {
+		e.logger = slog.Default()
+	}
+	e.latFn = e.latestValue
+	return e
+}
+
+// Set compiles rules and replaces the engine's rule set atomically: on any
+// error nothing changes. Rules whose definition is unchanged keep their
+// state (open windows, active alerts); active alerts of removed or changed
+// rules are resolved.
+func (e *Engine) Set(rules []Rule) error {
+	compiled, err := CompileAll(rules)
+	if err != nil {
+		return err
+	}
+	e.SetCompiled(compiled)
+	return nil
+}
+
+// CompileAll compiles a rule set, refusing duplicate ids. The error joins
+// the errors of every invalid rule.
+func CompileAll(rules []Rule) ([]*Compiled, error) {
+	var errs []error
+	out := make([]*Compiled, 0, len(rules))
+	seen := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		if seen[r.ID] {
+			errs = append(errs, invalid(r.ID, "id", "duplicate id"))
+			continue
+		}
+		seen[r.ID] = true
+		c, err := Compile(r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, c)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// SetCompiled is Set for rules compiled already. Alerts it resolves carry
+// the time Options.Now().
+func (e *Engine) SetCompiled(compiled []*Compiled) {
+	at := e.opts.Now().UnixMilli()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	next := make([]*ruleState, 0, len(compiled))
+	byID := make(map[string]*ruleState, len(compiled))
+	for _, c := range compiled {
+		rs := e.byID[c.Rule.ID]
+		if rs == nil || !reflect.DeepEqual(rs.c.Rule, c.Rule) {
+			if rs != nil {
+				e.resolveAll(rs, "rule changed", at)
+			}
+			rs = newRuleState(c)
+		}
+		rs.broken, rs.consec = false, 0 // setting a rule again retries it
+		next = append(next, rs)
+		byID[c.Rule.ID] = rs
+	}
+	for id, rs := range e.byID {
+		if byID[id] == nil {
+			e.resolveAll(rs, "rule removed", at)
+		}
+	}
+	e.rules, e.byID = next, byID
+	e.reindex()
+}
+
+func newRuleState(c *Compiled) *ruleState {
+	return &ruleState{
+		c:      c,
+		win:    map[string]*winKey{},
+		alerts: map[string]*alertState{},
+		groups: map[string]*patGroup{},
+		series: map[seriesID]*samples{},
+	}
+}
+
+func (e *Engine) reindex() {
+	e.byMetric, e.byDevice = map[string][]hook{}, map[string][]hook{}
+	e.wild, e.status, e.track = nil, nil, false
+	for _, rs := range e.rules {
+		c := rs.c
+		if c.Rule.Disabled {
+			continue
+		}
+		e.track = e.track || (c.usesLatest && e.opts.Latest == nil)
+		if c.pat == nil {
+			e.add(hook{rs: rs, step: -1, m: &c.match})
+			continue
+		}
+		// Later steps first: a sequence step must see the state from before
+		// the current event, so one event cannot complete two steps.
+		for i := len(c.pat.steps) - 1; i >= 0; i-- {
+			e.add(hook{rs: rs, step: i, m: &c.pat.steps[i].match})
+		}
+	}
+	if !e.track {
+		clear(e.latest)
+	}
+}
+
+func (e *Engine) add(h hook) {
+	switch {
+	case h.m.status:
+		e.status = append(e.status, h)
+	case h.m.any && len(h.m.exact) == 0 && len(h.m.globs) == 0 && h.m.device != "" && !h.m.devGl:
+		e.byDevice[h.m.device] = append(e.byDevice[h.m.device], h)
+	case h.m.any || len(h.m.globs) > 0:
+		e.wild = append(e.wild, h)
+	default:
+		for _, name := range h.m.exact {
+			e.byMetric[name] = append(e.byMetric[name], h)
+		}
+	}
+}
+
+// Observe feeds one reading to the rules that can match it. It never blocks
+// on I/O; outputs go to Options.Emit before it returns.
+func (e *Engine) Observe(r point.Reading) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stats.Readings++
+	if e.track {
+		if v, ok := r.Value.AsFloat(); ok {
+			e.latest[seriesRef{r.Device, r.Metric}] = v
+		}
+	}
+	e.dispatch(&r, 0)
+}
+
+func (e *Engine) dispatch(r *point.Reading, depth int) {
+	for _, h := range e.byMetric[r.Metric] {
+		e.handle(h, r, depth)
+	}
+	for _, h := range e.byDevice[r.Device] {
+		e.handle(h, r, depth)
+	}
+	for _, h := range e.wild {
+		e.handle(h, r, depth)
+	}
+}
+
+func (e *Engine) handle(h hook, r *point.Reading, depth int) {
+	rs := h.rs
+	if rs.broken || !h.m.matches(r) {
+		return
+	}
+	if h.step >= 0 && !rs.c.match.matches(r) {
+		return
+	}
+	v, isNum := r.Value.AsFloat()
+	if !isNum {
+		v = nan
+	}
+	if h.m.where != nil {
+		ok, err := e.evalBool(h.m.where, h.m.tagsIn, h.m.metaIn, r, v)
+		if err != nil {
+			e.fail(rs, err)
+			return
+		}
+		if !ok {
+			return
+		}
+	}
+	switch {
+	case rs.c.win != nil:
+		if isNum {
+			e.windowObserve(rs, r, v, depth)
+		}
+	case rs.c.pat != nil:
+		e.patternObserve(rs, h.step, r, v, isNum)
+	default:
+		e.alertObserve(rs, r, v, isNum)
+	}
+}
+
+// DeviceStatus reports an online/offline transition of a device. Rules with
+// match.event "status" see it as an event with an empty metric, online set
+// and value 1 (online) or 0 (offline).
+func (e *Engine) DeviceStatus(device string, online bool, at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v := 0.0
+	if online {
+		v = 1
+	}
+	r := point.Reading{Device: device, Time: at.UnixMilli(), Value: point.Bool(online)}
+	for _, h := range e.status {
+		rs := h.rs
+		if rs.broken || !h.m.matchDevice(device) || (h.step >= 0 && !rs.c.match.matchDevice(device)) {
+			continue
+		}
+		if h.m.where != nil {
+			ok, err := e.evalBool(h.m.where, false, h.m.metaIn, &r, v)
+			if err != nil {
+				e.fail(rs, err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		if rs.c.pat != nil {
+			e.patternObserve(rs, h.step, &r, v, true)
+		} else {
+			e.alertObserve(rs, &r, v, true)
+		}
+	}
+}
+
+// Tick advances time-driven state to Options.Now(): windows whose end has
+// passed the watermark close, pending alerts whose `for` has elapsed
+// trigger, pattern matches that left their time window expire.
+func (e *Engine) Tick() {
+	now := e.opts.Now().UnixMilli()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now > e.now {
+		e.now = now
+	}
+	for _, rs := range e.rules {
+		if rs.broken || rs.c.Rule.Disabled {
+			continue
+		}
+		switch {
+		case rs.c.win != nil:
+			e.windowTick(rs)
+		case rs.c.pat != nil:
+			e.patternTick(rs)
+		default:
+			e.alertTick(rs)
+		}
+		e.pruneSeries(rs)
+	}
+}
+
+// pruneSeries forgets trend and fluctuation samples that have all left
+// their condition's duration.
+func (e *Engine) pruneSeries(rs *ruleState) {
+	for id, s := range rs.series {
+		c := rs.c.cond
+		if id.step >= 0 {
+			c = rs.c.pat.steps[id.step].cond
+		}
+		if n := len(s.t); n == 0 || s.t[n-1] < e.now-c.over {
+			delete(rs.series, id)
+		}
+	}
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats
+}
+
+// Status describes every loaded rule, in the order they were set.
+func (e *Engine) Status() []RuleStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]RuleStatus, 0, len(e.rules))
+	for _, rs := range e.rules {
+		st := RuleStatus{ID: rs.c.Rule.ID, Kind: rs.c.Rule.Kind, State: "ok", Errors: rs.errors, LastError: rs.lastErr, Late: rs.late}
+		switch {
+		case rs.broken:
+			st.State = "error"
+		case rs.c.Rule.Disabled:
+			st.State = "disabled"
+		}
+		for _, a := range rs.alerts {
+			if a.active {
+				st.ActiveAlerts++
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func (e *Engine) emit(o Output) {
+	e.stats.Outputs++
+	e.opts.Emit(o)
+}
+
+// fail counts a run-time failure of a rule and puts the rule in the error
+// state after MaxFailures in a row; the other rules carry on.
+func (e *Engine) fail(rs *ruleState, err error) {
+	id := rs.c.Rule.ID
+	rs.errors++
+	rs.consec++
+	rs.lastErr = err.Error()
+	e.stats.Errors++
+	if rs.consec >= e.opts.MaxFailures {
+		rs.broken = true
+		err = fmt.Errorf("%w after %d failures: %w", ErrRuleError, rs.consec, err)
+		e.logger.Warn("rule disabled after repeated failures", "rule", id, "failures", rs.consec, "err", rs.lastErr)
+	}
+	e.emit(Output{Kind: OutputError, Rule: id, Err: fmt.Errorf("rule %q: %w", id, err)})
+}
+
+func (e *Engine) latestValue(device, metric string) float64 {
+	if e.opts.Latest != nil {
+		if v, ok := e.opts.Latest(device, metric); ok {
+			return v
+		}
+		return nan
+	}
+	if v, ok := e.latest[seriesRef{device, metric}]; ok {
+		return v
+	}
+	return nan
+}
+
+// sortedKeys returns the keys of m in order, so outputs of a Tick are
+// deterministic.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
