@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,13 @@ import (
 // TestBadInputCostsNothingElse sends what a broken or hostile device sends
 // and checks each gets its clear answer while good traffic carries on.
 func TestBadInputCostsNothingElse(t *testing.T) {
-	n := startEdge(t, t.TempDir())
+	// A short connect timeout, so the truncated CONNECT below is cut off
+	// well inside the test's read deadline.
+	cfg := filepath.Join(t.TempDir(), "edge.yaml")
+	if err := os.WriteFile(cfg, []byte("mqtt:\n  limits:\n    connect_timeout: 2s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := startEdge(t, t.TempDir(), "--config", cfg)
 	c := n.client(t, "bad-1")
 
 	t.Run("undecodable payload ends in the dead-letter store", func(t *testing.T) {
