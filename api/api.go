@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgevault/edgevault/deadletter"
 	"github.com/edgevault/edgevault/registry"
+	"github.com/edgevault/edgevault/rules"
 	"github.com/edgevault/edgevault/store"
 )
 
@@ -68,6 +69,7 @@ type Deps struct {
 	Contracts    Contracts
 	Lines        LineWriter
 	Admin        Admin
+	Rules        Rules
 	Metrics      http.Handler // promhttp
 	Health       func() error
 	Logger       *slog.Logger     // nil means slog.Default()
@@ -106,6 +108,14 @@ var routes = []route{
 	{"GET", "/api/v1/contracts", (*server).contracts},
 	{"POST", "/api/v1/contracts/validate", (*server).validateContract},
 	{"POST", "/api/v1/admin/compact", (*server).compact},
+	{"GET", "/api/v1/rules", (*server).listRules},
+	{"POST", "/api/v1/rules", (*server).createRule},
+	{"POST", "/api/v1/rules/validate", (*server).validateRule},
+	{"GET", "/api/v1/rules/{id}", (*server).getRule},
+	{"PUT", "/api/v1/rules/{id}", (*server).updateRule},
+	{"DELETE", "/api/v1/rules/{id}", (*server).deleteRule},
+	{"POST", "/api/v1/rules/{id}/enable", (*server).enableRule},
+	{"POST", "/api/v1/rules/{id}/disable", (*server).disableRule},
 	{"POST", "/write", (*server).write},
 	{"GET", "/ping", (*server).ping},
 	{"HEAD", "/ping", (*server).ping},
@@ -176,8 +186,12 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrBadRequest), errors.Is(err, registry.ErrInvalid),
 		errors.Is(err, deadletter.ErrBadFilter), errors.Is(err, store.ErrBadQuery), isPartialWrite(err):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrNotFound), errors.Is(err, registry.ErrNotFound):
+	case errors.Is(err, rules.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNotFound), errors.Is(err, registry.ErrNotFound), errors.Is(err, rules.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, rules.ErrExists), errors.Is(err, rules.ErrReadOnly):
+		return http.StatusConflict
 	case errors.Is(err, ErrMethod):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrTooLarge), errors.As(err, &tooBig):
@@ -201,7 +215,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case code >= 500:
 		s.Logger.Warn("api: unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, code, map[string]string{"error": msg})
+	body := map[string]any{"error": msg}
+	ruleErrorBody(err, body)
+	writeJSON(w, code, body)
 }
 
 // errorf wraps a sentinel with a message that replaces the sentinel's text.

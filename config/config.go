@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgevault/edgevault/broker"
 	"github.com/edgevault/edgevault/codec"
+	"github.com/edgevault/edgevault/rules"
 )
 
 // Config is the whole edge node configuration. The zero value of every
@@ -42,7 +43,10 @@ type Config struct {
 	// LineProtocol names devices and metrics in InfluxDB line protocol
 	// (HTTP /write and the line-protocol contracts).
 	LineProtocol codec.LineOptions `yaml:"line_protocol"`
-	Log          Log               `yaml:"log"`
+	// Rules are analytics rules (windows, alerts, patterns); read-only over
+	// the API, where more can be added. Schema in rules/doc.go.
+	Rules []rules.Rule `yaml:"rules"`
+	Log   Log          `yaml:"log"`
 }
 
 // HTTP configures the REST API listener.
@@ -50,6 +54,8 @@ type HTTP struct {
 	Addr string `yaml:"addr"` // default 127.0.0.1:8080
 	// MaxBodyBytes bounds a request body, /write included (default 32 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Pprof serves Go's profiler under /debug/pprof/ (default false).
+	Pprof bool `yaml:"pprof"`
 }
 
 // Store configures the local time-series store.
@@ -227,6 +233,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := codec.NewSet(c.AllContracts()); err != nil {
 		errs = append(errs, fmt.Errorf("contracts: %w", err))
+	}
+	if _, err := rules.CompileAll(c.Rules); err != nil {
+		errs = append(errs, fmt.Errorf("rules: %w", err))
 	}
 	return errors.Join(errs...)
 }

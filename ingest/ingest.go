@@ -59,6 +59,7 @@ type Pipeline struct {
 	dead     DeadLetters
 	reg      Registry
 	line     codec.LineOptions
+	onStored func([]point.Reading)
 	log      *slog.Logger
 	now      func() time.Time
 	messages *prometheus.CounterVec
@@ -75,11 +76,15 @@ type Options struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	Registerer prometheus.Registerer
+	// OnStored, when set, receives every batch of readings once it is
+	// durable (the rule engine); it must not block and must not keep the
+	// slice past the readings' use by the rules.
+	OnStored func([]point.Reading)
 }
 
 // New returns a pipeline over its four collaborators.
 func New(dec Decoder, db Appender, dead DeadLetters, reg Registry, opts Options) *Pipeline {
-	p := &Pipeline{dec: dec, db: db, dead: dead, reg: reg, line: opts.Line, log: opts.Logger, now: opts.Now}
+	p := &Pipeline{dec: dec, db: db, dead: dead, reg: reg, line: opts.Line, onStored: opts.OnStored, log: opts.Logger, now: opts.Now}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -159,9 +164,17 @@ func (p *Pipeline) store(m Message, contract string, readings []point.Reading) e
 		p.stored.Inc()
 	}
 	if res.Stored > 0 {
-		p.reg.Observe(m.ClientID, storedOnly(readings, res.Rejected), contract)
+		p.observe(m.ClientID, storedOnly(readings, res.Rejected), contract)
 	}
 	return nil
+}
+
+// observe tells the registry and the rules about durable readings.
+func (p *Pipeline) observe(clientID string, stored []point.Reading, contract string) {
+	p.reg.Observe(clientID, stored, contract)
+	if p.onStored != nil {
+		p.onStored(stored)
+	}
 }
 
 func (p *Pipeline) deadLetter(m Message, contract, reason string) error {
@@ -234,7 +247,7 @@ func (p *Pipeline) WriteLines(ctx context.Context, body []byte, precision string
 		}
 		written = res.Stored
 		p.readingsStored.Add(float64(res.Stored))
-		p.reg.Observe(m.ClientID, storedOnly(readings, res.Rejected), "line-protocol")
+		p.observe(m.ClientID, storedOnly(readings, res.Rejected), "line-protocol")
 		for _, r := range res.Rejected {
 			bad = append(bad, codec.LineError{Line: -1, Err: r.Err})
 		}

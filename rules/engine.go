@@ -55,13 +55,13 @@ type Stats struct {
 
 // RuleStatus describes one loaded rule.
 type RuleStatus struct {
-	ID           string
-	Kind         Kind
-	State        string // "ok", "disabled" or "error"
-	Errors       uint64 // run-time failures since the rule was loaded
-	LastError    string
-	Late         uint64
-	ActiveAlerts int
+	ID           string `json:"id"`
+	Kind         Kind   `json:"kind"`
+	State        string `json:"state"`  // "ok", "disabled" or "error"
+	Errors       uint64 `json:"errors"` // run-time failures since the rule was loaded
+	LastError    string `json:"last_error,omitempty"`
+	Late         uint64 `json:"late"`
+	ActiveAlerts int    `json:"active_alerts"`
 }
 
 // Engine evaluates rules against readings and device status changes. All

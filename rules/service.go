@@ -1,0 +1,366 @@
+package rules
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgevault/edgevault/kv"
+	"github.com/edgevault/edgevault/point"
+)
+
+// Service errors, mapped to HTTP statuses by the API.
+var (
+	ErrNotFound = errors.New("rule not found")
+	ErrExists   = errors.New("rule already exists")
+	ErrReadOnly = errors.New("rule is defined in the config file; change it there")
+)
+
+// Source says where a rule was defined.
+const (
+	SourceConfig = "config"
+	SourceAPI    = "api"
+)
+
+// ServiceOptions configures a Service. Zero values are usable except
+// Append and Alert, which default to discarding.
+type ServiceOptions struct {
+	// Engine configures the engine; its Emit is the service's own.
+	Engine Options
+	// Store keeps the rules made over the API; nil keeps them in memory.
+	Store kv.Store
+	// Config are the rules of the config file, read-only over the API.
+	Config []Rule
+	// Append stores derived points (window results).
+	Append func([]point.Reading) error
+	// Alert receives alert transitions, on the service's goroutine.
+	Alert func(Alert)
+	// QueueSize bounds the batches of readings waiting for the engine
+	// (default 4096); a full queue drops the batch for rules only (it is
+	// stored all the same) and counts it.
+	QueueSize int
+	// Tick is how often time-driven state advances (default 1s).
+	Tick       time.Duration
+	Registerer prometheus.Registerer
+}
+
+// RuleView is a rule with where it came from and how it runs.
+type RuleView struct {
+	Rule   Rule       `json:"rule"`
+	Source string     `json:"source"`
+	Status RuleStatus `json:"status"`
+}
+
+// Service runs the engine beside ingest: readings are handed over through
+// a bounded queue, so rules never slow or block ingest, and rule changes
+// apply without a restart.
+type Service struct {
+	o      ServiceOptions
+	eng    *Engine
+	in     chan []point.Reading
+	out    chan Output
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed sync.Once
+
+	dropped *prometheus.CounterVec
+
+	mu  sync.Mutex // guards cfg and api, and serialises rule changes
+	cfg map[string]Rule
+	api map[string]Rule
+}
+
+// NewService compiles the config rules and loads the stored ones.
+func NewService(o ServiceOptions) (*Service, error) {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 4096
+	}
+	if o.Tick <= 0 {
+		o.Tick = time.Second
+	}
+	if o.Engine.Logger == nil {
+		o.Engine.Logger = slog.Default()
+	}
+	s := &Service{o: o, in: make(chan []point.Reading, o.QueueSize), out: make(chan Output, o.QueueSize),
+		stop: make(chan struct{}), cfg: map[string]Rule{}, api: map[string]Rule{}}
+	s.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgevault_rules_dropped_total",
+		Help: "Batches of readings (stage=input) or rule outputs (stage=output) dropped because the rule engine fell behind.",
+	}, []string{"stage"})
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(s.dropped)
+	}
+	o.Engine.Emit = s.emit
+	s.eng = New(o.Engine)
+	for _, r := range o.Config {
+		s.cfg[r.ID] = r
+	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	if err := s.apply(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Service) load() error {
+	if s.o.Store == nil {
+		return nil
+	}
+	return s.o.Store.Scan(nil, func(k, v []byte) error {
+		r, err := ParseRuleJSON(v)
+		if err != nil {
+			s.o.Engine.Logger.Warn("stored rule unreadable, ignored", "rule", string(k), "err", err)
+			return nil
+		}
+		if _, dup := s.cfg[r.ID]; dup {
+			s.o.Engine.Logger.Warn("stored rule shadowed by the config file", "rule", r.ID)
+			return nil
+		}
+		s.api[r.ID] = r
+		return nil
+	})
+}
+
+// apply hands the whole rule set to the engine; caller holds mu or owns s.
+func (s *Service) apply() error {
+	all := make([]Rule, 0, len(s.cfg)+len(s.api))
+	for _, r := range s.cfg {
+		all = append(all, r)
+	}
+	for _, r := range s.api {
+		all = append(all, r)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	return s.eng.Set(all)
+}
+
+// Start runs the engine goroutine and the output goroutine.
+func (s *Service) Start() {
+	s.wg.Add(2)
+	go s.run()
+	go s.deliver()
+}
+
+func (s *Service) run() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.o.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case rs := <-s.in:
+			for i := range rs {
+				s.eng.Observe(rs[i])
+			}
+		case <-tick.C:
+			s.eng.Tick()
+		}
+	}
+}
+
+func (s *Service) deliver() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case o := <-s.out:
+			s.handle(o)
+		}
+	}
+}
+
+func (s *Service) handle(o Output) {
+	switch o.Kind {
+	case OutputPoint:
+		if s.o.Append != nil {
+			if err := s.o.Append([]point.Reading{o.Point}); err != nil {
+				s.o.Engine.Logger.Warn("derived point not stored", "rule", o.Rule, "err", err)
+			}
+		}
+	case OutputAlert:
+		if s.o.Alert != nil {
+			s.o.Alert(o.Alert)
+		}
+	case OutputError:
+		s.o.Engine.Logger.Warn("rule failed", "rule", o.Rule, "err", o.Err)
+	}
+}
+
+// emit runs under the engine's lock: it must not block.
+func (s *Service) emit(o Output) {
+	select {
+	case s.out <- o:
+	default:
+		s.dropped.WithLabelValues("output").Inc()
+	}
+}
+
+// Observe hands stored readings to the rules without waiting.
+func (s *Service) Observe(rs []point.Reading) {
+	select {
+	case s.in <- rs:
+	default:
+		s.dropped.WithLabelValues("input").Inc()
+	}
+}
+
+// DeviceStatus feeds an online/offline transition to the rules.
+func (s *Service) DeviceStatus(device string, online bool, at time.Time) {
+	s.eng.DeviceStatus(device, online, at)
+}
+
+// Close stops the goroutines; outputs still queued are delivered first.
+func (s *Service) Close() {
+	s.closed.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		for {
+			select {
+			case o := <-s.out:
+				s.handle(o)
+			default:
+				return
+			}
+		}
+	})
+}
+
+// Engine gives access to acknowledgement and resolution by hand.
+func (s *Service) Engine() *Engine { return s.eng }
+
+// List returns every rule, sorted by id.
+func (s *Service) List() []RuleView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	status := map[string]RuleStatus{}
+	for _, st := range s.eng.Status() {
+		status[st.ID] = st
+	}
+	var out []RuleView
+	for _, r := range s.cfg {
+		out = append(out, RuleView{Rule: r, Source: SourceConfig, Status: status[r.ID]})
+	}
+	for _, r := range s.api {
+		out = append(out, RuleView{Rule: r, Source: SourceAPI, Status: status[r.ID]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Rule.ID < out[j].Rule.ID })
+	return out
+}
+
+// Get returns one rule.
+func (s *Service) Get(id string) (RuleView, error) {
+	for _, v := range s.List() {
+		if v.Rule.ID == id {
+			return v, nil
+		}
+	}
+	return RuleView{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+}
+
+// Validate compiles a rule without saving it.
+func (s *Service) Validate(r Rule) error {
+	_, err := Compile(r)
+	return err
+}
+
+// Put creates (create true) or replaces a rule made over the API and
+// applies it at once.
+func (s *Service) Put(r Rule, create bool) (RuleView, error) {
+	if _, err := Compile(r); err != nil {
+		return RuleView{}, err
+	}
+	s.mu.Lock()
+	if _, ok := s.cfg[r.ID]; ok {
+		s.mu.Unlock()
+		return RuleView{}, fmt.Errorf("%w: %q", ErrReadOnly, r.ID)
+	}
+	old, exists := s.api[r.ID]
+	switch {
+	case create && exists:
+		s.mu.Unlock()
+		return RuleView{}, fmt.Errorf("%w: %q", ErrExists, r.ID)
+	case !create && !exists:
+		s.mu.Unlock()
+		return RuleView{}, fmt.Errorf("%w: %q", ErrNotFound, r.ID)
+	}
+	err := s.persist(r)
+	if err == nil {
+		s.api[r.ID] = r
+		if err = s.apply(); err != nil {
+			s.restore(r.ID, old, exists)
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return RuleView{}, err
+	}
+	return s.Get(r.ID)
+}
+
+// restore undoes a change the engine refused; caller holds mu.
+func (s *Service) restore(id string, old Rule, existed bool) {
+	if existed {
+		s.api[id] = old
+		s.persist(old)
+	} else {
+		delete(s.api, id)
+		if s.o.Store != nil {
+			s.o.Store.Delete([]byte(id))
+		}
+	}
+	s.apply()
+}
+
+func (s *Service) persist(r Rule) error {
+	if s.o.Store == nil {
+		return nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode rule %q: %w", r.ID, err)
+	}
+	if err := s.o.Store.Put([]byte(r.ID), b); err != nil {
+		return fmt.Errorf("store rule %q: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Delete removes a rule made over the API; its active alerts resolve.
+func (s *Service) Delete(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cfg[id]; ok {
+		return fmt.Errorf("%w: %q", ErrReadOnly, id)
+	}
+	if _, ok := s.api[id]; !ok {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if s.o.Store != nil {
+		if err := s.o.Store.Delete([]byte(id)); err != nil {
+			return fmt.Errorf("delete rule %q: %w", id, err)
+		}
+	}
+	delete(s.api, id)
+	return s.apply()
+}
+
+// SetDisabled enables or disables a rule made over the API.
+func (s *Service) SetDisabled(id string, disabled bool) (RuleView, error) {
+	v, err := s.Get(id)
+	if err != nil {
+		return v, err
+	}
+	r := v.Rule
+	r.Disabled = disabled
+	return s.Put(r, false)
+}

@@ -1,0 +1,157 @@
+package rules
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgevault/edgevault/kv"
+	"github.com/edgevault/edgevault/point"
+)
+
+const svcHotRule = `{"id":"hot","kind":"alert","match":{"metric":"temperature"},"threshold":{"op":">","value":30},"severity":"warning"}`
+
+type svcRecorder struct {
+	mu     sync.Mutex // guards the fields below
+	alerts []Alert
+	points []point.Reading
+}
+
+func (r *svcRecorder) alert(a Alert) { r.mu.Lock(); r.alerts = append(r.alerts, a); r.mu.Unlock() }
+func (r *svcRecorder) append(rs []point.Reading) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.points = append(r.points, rs...)
+	return nil
+}
+
+func (r *svcRecorder) wait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		r.mu.Lock()
+		ok := cond()
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func newService(t *testing.T, store kv.Store, cfg []Rule, rec *svcRecorder) *Service {
+	t.Helper()
+	s, err := NewService(ServiceOptions{Store: store, Config: cfg, Append: rec.append, Alert: rec.alert, Tick: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestServiceRunsRulesBesideIngest(t *testing.T) {
+	rec := &svcRecorder{}
+	window, err := ParseYAML([]byte(`
+rules:
+- id: avg
+  kind: window
+  match: {metric: temperature}
+  window: {type: count, count: 2, aggregate: avg, output: {metric: temperature_avg2}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, kv.NewMem(), window, rec)
+	r, err := ParseRuleJSON([]byte(svcHotRule))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(r, true); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	s.Observe([]point.Reading{
+		{Device: "d1", Metric: "temperature", Time: now, Value: point.Float(20)},
+		{Device: "d1", Metric: "temperature", Time: now + 1000, Value: point.Float(42)},
+	})
+	rec.wait(t, "the alert and the derived point", func() bool { return len(rec.alerts) == 1 && len(rec.points) == 1 })
+	if a := rec.alerts[0]; a.Rule != "hot" || a.Device != "d1" || a.State != AlertTriggered || a.Value != 42 {
+		t.Fatalf("alert = %+v", a)
+	}
+	if p := rec.points[0]; p.Metric != "temperature_avg2" || p.Value.Float() != 31 {
+		t.Fatalf("derived point = %+v, want temperature_avg2 = 31", p)
+	}
+}
+
+func TestServiceRuleChanges(t *testing.T) {
+	store := kv.NewMem()
+	cfg, err := ParseYAML([]byte("rules:\n- {id: fixed, kind: alert, match: {metric: x}, threshold: {op: '<', value: 0}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, store, cfg, &svcRecorder{})
+	hot, _ := ParseRuleJSON([]byte(svcHotRule))
+	if _, err := s.Put(hot, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(hot, true); !errors.Is(err, ErrExists) {
+		t.Fatalf("second create: %v, want ErrExists", err)
+	}
+	if _, err := s.Put(cfg[0], false); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("update of a config rule: %v, want ErrReadOnly", err)
+	}
+	if err := s.Delete("fixed"); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("delete of a config rule: %v, want ErrReadOnly", err)
+	}
+	bad := hot
+	bad.Threshold = nil
+	bad.Expr = "value >"
+	if _, err := s.Put(bad, false); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("invalid update: %v, want ErrInvalid", err)
+	}
+	v, err := s.SetDisabled("hot", true)
+	if err != nil || !v.Rule.Disabled || v.Status.State != "disabled" {
+		t.Fatalf("disable: %+v, %v", v, err)
+	}
+
+	// A new service over the same store has the API rule, as last saved.
+	s2 := newService(t, store, cfg, &svcRecorder{})
+	got, err := s2.Get("hot")
+	if err != nil || got.Source != SourceAPI || !got.Rule.Disabled {
+		t.Fatalf("after restart: %+v, %v", got, err)
+	}
+	if err := s2.Delete("hot"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Get("hot"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted rule: %v", err)
+	}
+	if len(s2.List()) != 1 {
+		t.Fatalf("list = %+v, want only the config rule", s2.List())
+	}
+}
+
+func TestServiceNeverBlocksIngest(t *testing.T) {
+	rec := &svcRecorder{}
+	s, err := NewService(ServiceOptions{QueueSize: 1, Alert: rec.alert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Not started: nothing drains the queue, yet Observe returns at once.
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < 100; i++ {
+			s.Observe([]point.Reading{{Device: "d", Metric: "m", Value: point.Float(1)}})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Observe blocked on a full queue")
+	}
+}
