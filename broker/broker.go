@@ -73,7 +73,9 @@ type Broker struct {
 	auth     *auth
 	srv      *mqtt.Server
 	guard    *guard
-	rejected atomic.Int64 // publishes the Handler refused
+	sessions *sessionStore   // nil without Config.Store
+	rejected atomic.Int64    // publishes the Handler refused
+	denied   [2]atomic.Int64 // ACL denials: [0] read, [1] write
 
 	mu      sync.Mutex // guards the following
 	started bool
@@ -104,6 +106,17 @@ func New(cfg Config, h Handler, log *slog.Logger) (*Broker, error) {
 	})
 	if err := b.srv.AddHook(&hook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("add hook: %w", err)
+	}
+	if cfg.Store != nil {
+		b.sessions = newSessionStore(cfg.Store, b.srv, cfg, log)
+		if err := b.srv.AddHook(b.sessions, nil); err != nil {
+			return nil, fmt.Errorf("add session store: %w", err)
+		}
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(collector{b}); err != nil {
+			return nil, fmt.Errorf("register mqtt metrics: %w", err)
+		}
 	}
 	return b, nil
 }
@@ -146,7 +159,8 @@ func (b *Broker) Start() error {
 				"listener", lc.ID, "addr", l.Address())
 		}
 	}
-	if err := b.srv.Serve(); err != nil {
+	if err := b.srv.Serve(); err != nil { // loads the stored sessions first
+		b.srv.Listeners.CloseAll(func(string) {})
 		return fmt.Errorf("serve mqtt: %w", err)
 	}
 	b.started = true
@@ -267,32 +281,70 @@ type Stats struct {
 	Clients            int64 // connected, authenticated clients
 	PendingConnections int64 // connections not yet authenticated
 	RefusedConnections int64 // closed at once: max_pending_connections reached
+	RefusedMaxClients  int64 // CONNECT refused: max_clients reached
+	RefusedAuth        int64 // CONNECT refused: bad username or password, anonymous refused
+	RefusedInvalid     int64 // CONNECT refused by protocol checks (client id, version...)
+	NoConnect          int64 // closed before a valid CONNECT: timeout, garbage, too large
+	PacketsTooLarge    int64 // packets over max_packet_size, CONNECT included
 	Rejected           int64 // publishes the Handler refused
 	Panics             int64 // connections closed after a recovered panic
+	ACLDeniedRead      int64 // subscriptions and deliveries the ACL refused
+	ACLDeniedWrite     int64 // publishes the ACL refused
 	Retained           int64 // retained messages held
 	Inflight           int64 // QoS 1/2 messages awaiting a client's ack
+	Subscriptions      int64
 	MessagesReceived   int64
 	MessagesSent       int64
+	MessagesDropped    int64 // not delivered: a subscriber's max_pending_writes was full
+	InflightDropped    int64 // not delivered: a subscriber's max_inflight was full
 	BytesReceived      int64
 	BytesSent          int64
+	SessionsRestored   int64 // persistent sessions loaded from Config.Store at Start
+	StoreErrors        int64 // session store writes that failed (state kept in memory)
 }
 
 // Stats returns a snapshot of the counters.
 func (b *Broker) Stats() Stats {
-	in := b.srv.Info
-	return Stats{
+	in, g := b.srv.Info, b.guard
+	st := Stats{
 		Clients:            atomic.LoadInt64(&in.ClientsConnected),
-		PendingConnections: b.guard.pending.Load(),
-		RefusedConnections: b.guard.refused.Load(),
+		PendingConnections: g.pending.Load(),
+		RefusedConnections: g.refused.Load(),
+		RefusedMaxClients:  g.refusedMaxClients.Load(),
+		RefusedAuth:        g.refusedAuth.Load(),
+		RefusedInvalid:     g.refusedInvalid.Load(),
+		NoConnect:          g.noConnect.Load(),
+		PacketsTooLarge:    g.tooLarge.Load(),
 		Rejected:           b.rejected.Load(),
-		Panics:             b.guard.panics.Load(),
+		Panics:             g.panics.Load(),
+		ACLDeniedRead:      b.denied[0].Load(),
+		ACLDeniedWrite:     b.denied[1].Load(),
 		Retained:           atomic.LoadInt64(&in.Retained),
-		Inflight:           atomic.LoadInt64(&in.Inflight),
+		Inflight:           b.inflight(),
+		Subscriptions:      atomic.LoadInt64(&in.Subscriptions),
 		MessagesReceived:   atomic.LoadInt64(&in.MessagesReceived),
 		MessagesSent:       atomic.LoadInt64(&in.MessagesSent),
+		MessagesDropped:    atomic.LoadInt64(&in.MessagesDropped),
+		InflightDropped:    atomic.LoadInt64(&in.InflightDropped),
 		BytesReceived:      atomic.LoadInt64(&in.BytesReceived),
 		BytesSent:          atomic.LoadInt64(&in.BytesSent),
 	}
+	if s := b.sessions; s != nil {
+		st.SessionsRestored = s.restoredCount.Load()
+		st.StoreErrors = s.errs.Load()
+	}
+	return st
+}
+
+// inflight counts the QoS 1/2 messages held for clients. mochi's own
+// counter (Info.Inflight) is decremented twice when a persistent session is
+// taken over with messages pending, so it is not used.
+func (b *Broker) inflight() int64 {
+	var n int64
+	for _, cl := range b.srv.Clients.GetAll() {
+		n += int64(cl.State.Inflight.Len())
+	}
+	return n
 }
 
 // Close stops the listeners and disconnects every client. It waits for the

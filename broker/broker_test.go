@@ -234,6 +234,7 @@ func TestMaxClients(t *testing.T) {
 	if ack := r.read(5); ack.ReasonCode != packets.ErrServerBusy.Code {
 		t.Fatalf("v5 connack code %#x, want server busy", ack.ReasonCode)
 	}
+	waitFor(t, func() bool { return b.Stats().RefusedMaxClients == 2 })
 }
 
 func TestServerPublish(t *testing.T) {

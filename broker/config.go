@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/edgevault/edgevault/kv"
 )
 
 // Config configures the broker. The zero value of every field means "use the
@@ -31,8 +34,15 @@ type Config struct {
 	// Limits bound what one client and all clients together may cost.
 	Limits Limits `yaml:"limits" json:"limits"`
 
-	// Now stamps Message.Received (default time.Now). Tests inject a clock.
+	// Now stamps Message.Received and dates sessions (default time.Now).
+	// Tests inject a clock.
 	Now func() time.Time `yaml:"-" json:"-"`
+	// Store, when set, keeps persistent sessions (their subscriptions and
+	// inflight QoS 1/2 messages) and retained messages across restarts of
+	// the node (see doc.go). nil keeps them in memory only.
+	Store kv.Store `yaml:"-" json:"-"`
+	// Registerer, when set, gets the broker's metrics (edgevault_mqtt_*).
+	Registerer prometheus.Registerer `yaml:"-" json:"-"`
 }
 
 // Listener is one network endpoint.

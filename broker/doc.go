@@ -106,11 +106,62 @@
 //     up to max_packet_size, so the worst case is max_clients ×
 //     max_packet_size; lower either on small machines.
 //
-// Broker.Stats exposes the counters (refused connections, refused
-// publishes, recovered panics, inflight, retained, bytes) for metrics.
+// # Metrics
 //
-// Sessions, inflight messages and retained messages live in memory: they
-// survive a client's reconnect, not a restart of the node. Devices that need
-// more keep their data until acknowledged, which the ack-after-durable rule
-// makes safe.
+// Broker.Stats exposes the counters, and Config.Registerer exports them as
+// edgevault_mqtt_*: clients, pending_connections,
+// connections_refused_total{reason=pending_limit|max_clients|
+// not_authorized|invalid_connect|no_connect}, packets_too_large_total,
+// publishes_rejected_total (not durable), panics_recovered_total,
+// acl_denied_total{access=read|write}, retained_messages,
+// inflight_messages, subscriptions, messages_received_total,
+// messages_sent_total, messages_dropped_total{limit=max_pending_writes|
+// max_inflight}, received_bytes_total, sent_bytes_total, sessions_restored
+// and session_store_errors_total. Every limit that refuses or drops
+// something has its counter.
+//
+// # Persistence across restarts
+//
+// With Config.Store set (the edge node passes its Pebble metadata store
+// under "mqtt/"), what a restart keeps is:
+//
+//   - Persistent sessions: clients with clean session false (3.1.1) or a
+//     session expiry interval (5), their username, protocol version and
+//     expiry, the moment they disconnected, and their subscriptions.
+//   - QoS 1/2 messages held for those sessions (sent and not yet
+//     acknowledged, or queued while the client was offline), and the QoS 2
+//     handshakes in progress with them; they are resent (DUP) when the
+//     client reconnects with clean false.
+//   - Retained messages.
+//
+// Records are written through as mochi's state changes (its storage hooks),
+// each write durable when it returns (Pebble, synced). Clean sessions write
+// nothing. Layout, every key under the store's prefix, values JSON in
+// mochi's hooks/storage types:
+//
+//	c/<client id>                        session (+ "disconnected", unix s)
+//	s/<uvarint len><client id><filter>   subscription
+//	i/<uvarint len><client id><u16 BE>   message held, by packet id
+//	r/<topic>                            retained message
+//	alive                                u64 BE unix s, rewritten every 10 s
+//
+// Session expiry is honoured across the restart: a session is restored
+// only if it disconnected less than its expiry (limits.session_expiry, or
+// the MQTT 5 interval when shorter) ago, and is ended at that same
+// deadline if its client does not come back, not restart + expiry. A
+// session whose client was connected when the node died is dated by the
+// last heartbeat (alive). Expired sessions, records that do not decode and
+// records of sessions not restored are deleted at start.
+//
+// What a crash (kill -9, power loss) loses: nothing written before it,
+// since every write is synced. Not kept at all: clean sessions, last wills
+// (a restored session is offline; a reconnecting client sends a new will;
+// a will delayed by an MQTT 5 will delay interval is not published after a
+// restart), topic aliases, the MQTT 5 expiry of held messages (their
+// creation time is kept, so the broker-wide maximum of one day still
+// applies), and mochi's $SYS counters. mochi writes a publisher's PUBACK
+// before it routes the message, so a crash in between loses the copies for
+// subscribers (the message itself is durable: HandlePublish returned).
+// Without a Store, sessions and retained messages survive a client's
+// reconnect, not a restart.
 package broker

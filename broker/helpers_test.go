@@ -215,6 +215,8 @@ func encode(t testing.TB, pk packets.Packet) []byte {
 		err = pk.SubscribeEncode(&buf)
 	case packets.Pubrel:
 		err = pk.PubrelEncode(&buf)
+	case packets.Puback:
+		err = pk.PubackEncode(&buf)
 	case packets.Pingreq:
 		err = pk.PingreqEncode(&buf)
 	case packets.Disconnect:

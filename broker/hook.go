@@ -61,10 +61,18 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	ok := h.b.auth.allowed(cl.ID, string(cl.Properties.Username), topic, want)
 	if !ok {
+		h.b.denied[boolIndex(write)].Add(1)
 		h.b.log.Info("mqtt acl denied", "client", cl.ID, "username", string(cl.Properties.Username),
 			"topic", topic, "write", write)
 	}
 	return ok
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
@@ -78,7 +86,7 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // new connection with the same client id is not reported: the client is
 // still connected.
 func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
-	if cl.IsTakenOver() {
+	if cl.IsTakenOver() || cl.Net.Conn == nil { // nil: a session restored at start
 		return
 	}
 	if err == nil {

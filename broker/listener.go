@@ -38,8 +38,11 @@ type guard struct {
 	pending atomic.Int64 // connections not yet authenticated
 	wg      sync.WaitGroup
 	panics  atomic.Int64
-	refused atomic.Int64
+	refused atomic.Int64           // max_pending_connections reached
 	stack   atomic.Pointer[string] // of the last recovered panic
+
+	// Connections refused, by reason, and packets over max_packet_size.
+	refusedMaxClients, refusedAuth, refusedInvalid, noConnect, tooLarge atomic.Int64
 }
 
 func newGuard(l Limits, log *slog.Logger) *guard {
@@ -85,13 +88,38 @@ func (g *guard) serve(establish listeners.EstablishFn, id string, c net.Conn) (e
 	// (refreshDeadline) replaces this.
 	_ = c.SetDeadline(time.Now().Add(g.connectTimeout))
 	if gc.prefix, err = readConnect(c, g.maxPacket); err != nil {
+		g.noConnect.Add(1)
+		g.count(err)
 		g.log.Info("mqtt connection closed before CONNECT", "remote", remote, "listener", id, "error", err)
 		return c.Close()
 	}
 	if err := establish(id, gc); err != nil {
+		g.count(err)
+		if gc.client.Load() == nil {
+			g.countRefusal(err)
+		}
 		g.log.Info("mqtt connection closed", "remote", remote, "listener", id, "error", err)
 	}
 	return nil
+}
+
+func (g *guard) count(err error) {
+	if errors.Is(err, packets.ErrPacketTooLarge) {
+		g.tooLarge.Add(1)
+	}
+}
+
+// countRefusal classifies why mochi refused a CONNECT (its attachClient
+// returns the CONNACK code as the error).
+func (g *guard) countRefusal(err error) {
+	switch {
+	case errors.Is(err, packets.ErrServerBusy):
+		g.refusedMaxClients.Add(1)
+	case errors.Is(err, packets.ErrBadUsernameOrPassword):
+		g.refusedAuth.Add(1)
+	default:
+		g.refusedInvalid.Add(1)
+	}
 }
 
 func (g *guard) track(c net.Conn, open bool) {
@@ -200,8 +228,11 @@ func (b *Broker) abandon(cl *mqtt.Client, cause error) {
 	if cl.IsTakenOver() {
 		return
 	}
-	p := cl.Properties
-	if (p.ProtocolVersion == 5 && p.Props.SessionExpiryInterval == 0) || (p.ProtocolVersion < 5 && p.Clean) {
+	expire := !persistent(cl)
+	if b.sessions != nil {
+		b.sessions.OnDisconnect(cl, cause, expire)
+	}
+	if expire {
 		cl.ClearInflights()
 		b.srv.UnsubscribeClient(cl)
 		b.srv.Clients.Delete(cl.ID)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/edgevault/edgevault/ingest"
 	"github.com/edgevault/edgevault/kv"
 	"github.com/edgevault/edgevault/registry"
+	"github.com/edgevault/edgevault/rules"
 	"github.com/edgevault/edgevault/store"
 )
 
@@ -38,6 +40,7 @@ type Node struct {
 	reg    *registry.Registry
 	dead   *deadletter.Store
 	codecs *codec.Set
+	rules  *rules.Service
 	pipe   *ingest.Pipeline
 	mqtt   *broker.Broker
 	http   *http.Server
@@ -84,9 +87,13 @@ func Open(cfg config.Config, log *slog.Logger) (_ *Node, err error) {
 	if n.codecs, err = codec.NewSet(cfg.AllContracts()); err != nil {
 		return nil, fmt.Errorf("contracts: %w", err)
 	}
+	if err := n.openRules(meta, prom); err != nil {
+		return nil, err
+	}
 	n.pipe = ingest.New(n.codecs, n.db, n.dead, n.reg, ingest.Options{
-		Line: cfg.LineProtocol, Logger: log, Registerer: prom,
+		Line: cfg.LineProtocol, Logger: log, Registerer: prom, OnStored: n.rules.Observe,
 	})
+	cfg.MQTT.Store, cfg.MQTT.Registerer = kv.WithPrefix(meta, "mqtt/"), prom
 	if n.mqtt, err = broker.New(cfg.MQTT, brokerHandler{n}, log.With("component", "mqtt")); err != nil {
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
@@ -113,18 +120,28 @@ func storeOptions(cfg config.Config, log *slog.Logger, prom prometheus.Registere
 }
 
 func (n *Node) handler(prom *prometheus.Registry) http.Handler {
-	return api.New(api.Deps{
+	h := api.New(api.Deps{
 		Query:        n.db,
 		Devices:      n.reg,
 		DeadLetters:  n.dead,
 		Contracts:    contracts{n.codecs},
 		Lines:        n.pipe,
 		Admin:        n,
+		Rules:        n.rules,
 		Metrics:      promhttp.HandlerFor(prom, promhttp.HandlerOpts{}),
 		Health:       n.health,
 		Logger:       n.log.With("component", "api"),
 		MaxBodyBytes: n.cfg.HTTP.MaxBodyBytes,
 	})
+	if !n.cfg.HTTP.Pprof {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
 }
 
 // Start binds the MQTT and HTTP listeners and starts the background loops.
@@ -146,6 +163,7 @@ func (n *Node) Start() error {
 		}
 	}()
 	go n.housekeeping()
+	n.rules.Start()
 	return nil
 }
 
@@ -214,6 +232,7 @@ func (n *Node) Close() error {
 			errs = append(errs, fmt.Errorf("close http: %w", err))
 		}
 		n.wg.Wait()
+		n.rules.Close()
 		if err := n.reg.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close registry: %w", err))
 		}
