@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgevault/edgevault/alerts"
 	"github.com/edgevault/edgevault/deadletter"
 	"github.com/edgevault/edgevault/registry"
 	"github.com/edgevault/edgevault/rules"
@@ -63,18 +64,20 @@ type Admin interface {
 
 // Deps are what the API serves. A nil dependency makes its routes answer 503.
 type Deps struct {
-	Query        Querier
-	Devices      Devices
-	DeadLetters  DeadLetters
-	Contracts    Contracts
-	Lines        LineWriter
-	Admin        Admin
-	Rules        Rules
-	Metrics      http.Handler // promhttp
-	Health       func() error
-	Logger       *slog.Logger     // nil means slog.Default()
-	MaxBodyBytes int64            // /write body limit; 0 means DefaultMaxBody
-	Now          func() time.Time // clock for query defaults; nil means time.Now
+	Query         Querier
+	Devices       Devices
+	DeadLetters   DeadLetters
+	Contracts     Contracts
+	Lines         LineWriter
+	Admin         Admin
+	Rules         Rules
+	Alerts        Alerts
+	Notifications Notifications
+	Metrics       http.Handler // promhttp
+	Health        func() error
+	Logger        *slog.Logger     // nil means slog.Default()
+	MaxBodyBytes  int64            // /write body limit; 0 means DefaultMaxBody
+	Now           func() time.Time // clock for query defaults; nil means time.Now
 }
 
 // Body limits.
@@ -116,6 +119,11 @@ var routes = []route{
 	{"DELETE", "/api/v1/rules/{id}", (*server).deleteRule},
 	{"POST", "/api/v1/rules/{id}/enable", (*server).enableRule},
 	{"POST", "/api/v1/rules/{id}/disable", (*server).disableRule},
+	{"GET", "/api/v1/alerts", (*server).listAlerts},
+	{"GET", "/api/v1/alerts/{id}", (*server).getAlert},
+	{"POST", "/api/v1/alerts/{id}/ack", (*server).ackAlert},
+	{"POST", "/api/v1/alerts/{id}/resolve", (*server).resolveAlert},
+	{"GET", "/api/v1/notifications", (*server).notifications},
 	{"POST", "/write", (*server).write},
 	{"GET", "/ping", (*server).ping},
 	{"HEAD", "/ping", (*server).ping},
@@ -186,11 +194,13 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrBadRequest), errors.Is(err, registry.ErrInvalid),
 		errors.Is(err, deadletter.ErrBadFilter), errors.Is(err, store.ErrBadQuery), isPartialWrite(err):
 		return http.StatusBadRequest
-	case errors.Is(err, rules.ErrInvalid):
+	case errors.Is(err, rules.ErrInvalid), errors.Is(err, alerts.ErrBadFilter):
 		return http.StatusBadRequest
+	case errors.Is(err, alerts.ErrNotFound):
+		return http.StatusNotFound
 	case errors.Is(err, ErrNotFound), errors.Is(err, registry.ErrNotFound), errors.Is(err, rules.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, rules.ErrExists), errors.Is(err, rules.ErrReadOnly):
+	case errors.Is(err, rules.ErrExists), errors.Is(err, rules.ErrReadOnly), errors.Is(err, alerts.ErrState):
 		return http.StatusConflict
 	case errors.Is(err, ErrMethod):
 		return http.StatusMethodNotAllowed

@@ -17,6 +17,8 @@ import (
 
 	"github.com/edgevault/edgevault/broker"
 	"github.com/edgevault/edgevault/codec"
+	"github.com/edgevault/edgevault/notify"
+	"github.com/edgevault/edgevault/routing"
 	"github.com/edgevault/edgevault/rules"
 )
 
@@ -46,7 +48,12 @@ type Config struct {
 	// Rules are analytics rules (windows, alerts, patterns); read-only over
 	// the API, where more can be added. Schema in rules/doc.go.
 	Rules []rules.Rule `yaml:"rules"`
-	Log   Log          `yaml:"log"`
+	// Routing rules decide per reading: store, drop, sample, forward, and
+	// the uplink priority. Schema in routing/doc.go.
+	Routing []routing.Rule `yaml:"routing"`
+	// Notify configures where alerts are delivered.
+	Notify Notify `yaml:"notify"`
+	Log    Log    `yaml:"log"`
 }
 
 // HTTP configures the REST API listener.
@@ -84,6 +91,12 @@ type Registry struct {
 // DeadLetters bounds the dead-letter store.
 type DeadLetters struct {
 	MaxEntries int `yaml:"max_entries"` // default 10000; the oldest are evicted and counted
+}
+
+// Notify lists the notification channels; every alert transition goes to
+// each channel whose min_severity it meets. Schema in notify/doc.go.
+type Notify struct {
+	Channels []notify.Channel `yaml:"channels"`
 }
 
 // Log configures the structured logger.
@@ -233,6 +246,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := codec.NewSet(c.AllContracts()); err != nil {
 		errs = append(errs, fmt.Errorf("contracts: %w", err))
+	}
+	if err := notify.Validate(c.Notify.Channels); err != nil {
+		errs = append(errs, err) // names notify.channels[i].key
+	}
+	if _, err := routing.Compile(c.Routing); err != nil {
+		errs = append(errs, fmt.Errorf("routing: %w", err))
 	}
 	if _, err := rules.CompileAll(c.Rules); err != nil {
 		errs = append(errs, fmt.Errorf("rules: %w", err))

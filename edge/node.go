@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/edgevault/edgevault/alerts"
 	"github.com/edgevault/edgevault/api"
 	"github.com/edgevault/edgevault/broker"
 	"github.com/edgevault/edgevault/codec"
@@ -27,7 +28,9 @@ import (
 	"github.com/edgevault/edgevault/deadletter"
 	"github.com/edgevault/edgevault/ingest"
 	"github.com/edgevault/edgevault/kv"
+	"github.com/edgevault/edgevault/notify"
 	"github.com/edgevault/edgevault/registry"
+	"github.com/edgevault/edgevault/routing"
 	"github.com/edgevault/edgevault/rules"
 	"github.com/edgevault/edgevault/store"
 )
@@ -41,6 +44,10 @@ type Node struct {
 	dead   *deadletter.Store
 	codecs *codec.Set
 	rules  *rules.Service
+	alerts *alerts.History
+	notify *notify.Dispatcher
+	router *routing.Router
+	fwd    *forwarder
 	pipe   *ingest.Pipeline
 	mqtt   *broker.Broker
 	http   *http.Server
@@ -87,11 +94,12 @@ func Open(cfg config.Config, log *slog.Logger) (_ *Node, err error) {
 	if n.codecs, err = codec.NewSet(cfg.AllContracts()); err != nil {
 		return nil, fmt.Errorf("contracts: %w", err)
 	}
-	if err := n.openRules(meta, prom); err != nil {
+	if err := n.openAnalytics(meta, prom); err != nil {
 		return nil, err
 	}
 	n.pipe = ingest.New(n.codecs, n.db, n.dead, n.reg, ingest.Options{
 		Line: cfg.LineProtocol, Logger: log, Registerer: prom, OnStored: n.rules.Observe,
+		Router: n.router, Forward: n.fwd.enqueue, DeviceType: n.deviceType,
 	})
 	cfg.MQTT.Store, cfg.MQTT.Registerer = kv.WithPrefix(meta, "mqtt/"), prom
 	if n.mqtt, err = broker.New(cfg.MQTT, brokerHandler{n}, log.With("component", "mqtt")); err != nil {
@@ -121,17 +129,19 @@ func storeOptions(cfg config.Config, log *slog.Logger, prom prometheus.Registere
 
 func (n *Node) handler(prom *prometheus.Registry) http.Handler {
 	h := api.New(api.Deps{
-		Query:        n.db,
-		Devices:      n.reg,
-		DeadLetters:  n.dead,
-		Contracts:    contracts{n.codecs},
-		Lines:        n.pipe,
-		Admin:        n,
-		Rules:        n.rules,
-		Metrics:      promhttp.HandlerFor(prom, promhttp.HandlerOpts{}),
-		Health:       n.health,
-		Logger:       n.log.With("component", "api"),
-		MaxBodyBytes: n.cfg.HTTP.MaxBodyBytes,
+		Query:         n.db,
+		Devices:       n.reg,
+		DeadLetters:   n.dead,
+		Contracts:     contracts{n.codecs},
+		Lines:         n.pipe,
+		Admin:         n,
+		Rules:         n.rules,
+		Alerts:        alertDesk{n},
+		Notifications: n.notify,
+		Metrics:       promhttp.HandlerFor(prom, promhttp.HandlerOpts{}),
+		Health:        n.health,
+		Logger:        n.log.With("component", "api"),
+		MaxBodyBytes:  n.cfg.HTTP.MaxBodyBytes,
 	})
 	if !n.cfg.HTTP.Pprof {
 		return h
@@ -164,6 +174,7 @@ func (n *Node) Start() error {
 	}()
 	go n.housekeeping()
 	n.rules.Start()
+	n.fwd.start()
 	return nil
 }
 
@@ -233,6 +244,10 @@ func (n *Node) Close() error {
 		}
 		n.wg.Wait()
 		n.rules.Close()
+		n.fwd.close()
+		if err := n.notify.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close notifications: %w", err))
+		}
 		if err := n.reg.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close registry: %w", err))
 		}

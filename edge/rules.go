@@ -1,20 +1,37 @@
 package edge
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgevault/edgevault/alerts"
 	"github.com/edgevault/edgevault/kv"
+	"github.com/edgevault/edgevault/notify"
 	"github.com/edgevault/edgevault/point"
 	"github.com/edgevault/edgevault/registry"
+	"github.com/edgevault/edgevault/routing"
 	"github.com/edgevault/edgevault/rules"
 )
 
-// openRules builds the rule service: config rules plus those made over the
-// API (kept in the store), fed with every durable reading and with device
-// presence, writing derived series back into the store.
-func (n *Node) openRules(meta kv.Store, prom prometheus.Registerer) error {
+// openAnalytics builds what runs on the readings besides storing them:
+// routing rules, the rule service (config rules plus those made over the
+// API), the alert history and the notification channels.
+func (n *Node) openAnalytics(meta kv.Store, prom prometheus.Registerer) error {
+	var err error
+	if n.router, err = routing.New(n.cfg.Routing, routing.Options{Registerer: prom, Logger: n.log.With("component", "routing")}); err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	n.fwd = newForwarder(n.publish, n.log.With("component", "forward"), prom)
+	if n.alerts, err = alerts.New(kv.WithPrefix(meta, "alerts/"), alerts.Options{Registerer: prom, Logger: n.log}); err != nil {
+		return fmt.Errorf("alert history: %w", err)
+	}
+	if n.notify, err = notify.New(n.cfg.Notify.Channels, notify.Options{
+		Logger: n.log.With("component", "notify"), Registerer: prom, Publish: n.publish,
+	}); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
 	svc, err := rules.NewService(rules.ServiceOptions{
 		Engine:     rules.Options{Logger: n.log.With("component", "rules"), Meta: n.deviceMeta},
 		Store:      kv.WithPrefix(meta, "rules/"),
@@ -35,6 +52,11 @@ func (n *Node) openRules(meta kv.Store, prom prometheus.Registerer) error {
 	return nil
 }
 
+// publish sends from the node itself through the embedded broker.
+func (n *Node) publish(topic string, payload []byte, qos byte, retain bool) error {
+	return n.mqtt.Publish(topic, payload, retain, qos)
+}
+
 // appendDerived stores window results as series like any other.
 func (n *Node) appendDerived(rs []point.Reading) error {
 	res, err := n.db.Append(rs)
@@ -50,10 +72,15 @@ func (n *Node) appendDerived(rs []point.Reading) error {
 	return nil
 }
 
-// onAlert receives alert transitions from the rule engine.
+// onAlert keeps an alert transition in the history, then notifies.
 func (n *Node) onAlert(a rules.Alert) {
-	n.log.Warn("alert", "rule", a.Rule, "key", a.Key, "device", a.Device, "severity", a.Severity,
-		"state", a.State, "value", a.Value, "message", a.Message, "by", a.By)
+	rec, err := n.alerts.Record(a)
+	if err != nil {
+		n.log.Error("alert not recorded", "rule", a.Rule, "key", a.Key, "state", a.State, "err", err)
+		return
+	}
+	n.log.Info("alert", "id", rec.ID, "rule", a.Rule, "device", a.Device, "severity", a.Severity, "state", a.State, "value", a.Value)
+	n.notify.Notify(rec)
 }
 
 // deviceMeta gives rules the registry's view of a device.
@@ -68,4 +95,41 @@ func (n *Node) deviceMeta(device string) map[string]any {
 	}
 	m["name"], m["type"] = d.Name, d.Type
 	return m
+}
+
+func (n *Node) deviceType(device string) string {
+	d, _ := n.reg.Get(device)
+	return d.Type
+}
+
+// alertDesk is the API's view of alerts: an acknowledgement or resolution
+// by hand changes the history first, then the engine's state, whose echo of
+// the transition then finds the record already changed.
+type alertDesk struct{ n *Node }
+
+func (d alertDesk) List(f alerts.Filter) ([]alerts.Alert, uint64, error) { return d.n.alerts.List(f) }
+func (d alertDesk) Get(id uint64) (alerts.Alert, error)                  { return d.n.alerts.Get(id) }
+
+func (d alertDesk) Ack(id uint64, by string) (alerts.Alert, error) {
+	a, err := d.n.alerts.Ack(id, by)
+	if err == nil {
+		d.engineToo(d.n.rules.Engine().Ack(a.Rule, a.Key, by))
+	}
+	return a, err
+}
+
+func (d alertDesk) Resolve(id uint64, by string) (alerts.Alert, error) {
+	a, err := d.n.alerts.Resolve(id, by)
+	if err == nil {
+		d.engineToo(d.n.rules.Engine().Resolve(a.Rule, a.Key, by))
+	}
+	return a, err
+}
+
+// engineToo logs an engine that disagrees; no active alert there is normal
+// after a restart (the engine's state is in memory).
+func (d alertDesk) engineToo(err error) {
+	if err != nil && !errors.Is(err, rules.ErrNoAlert) {
+		d.n.log.Warn("alert change not applied to the rule engine", "err", err)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/edgevault/edgevault/codec"
 	"github.com/edgevault/edgevault/deadletter"
 	"github.com/edgevault/edgevault/point"
+	"github.com/edgevault/edgevault/routing"
 	"github.com/edgevault/edgevault/store"
 )
 
@@ -43,6 +44,12 @@ type Registry interface {
 	SetStatus(device string, online bool, at time.Time)
 }
 
+// Router decides which readings are stored and where else they go
+// (routing.Router).
+type Router interface {
+	Route(topic string, deviceType func(device string) string, rs []point.Reading) routing.Decision
+}
+
 // Message is one publish to ingest.
 type Message struct {
 	ClientID string
@@ -60,6 +67,9 @@ type Pipeline struct {
 	reg      Registry
 	line     codec.LineOptions
 	onStored func([]point.Reading)
+	router   Router
+	forward  func([]routing.Target)
+	devType  func(string) string
 	log      *slog.Logger
 	now      func() time.Time
 	messages *prometheus.CounterVec
@@ -80,11 +90,17 @@ type Options struct {
 	// durable (the rule engine); it must not block and must not keep the
 	// slice past the readings' use by the rules.
 	OnStored func([]point.Reading)
+	// Router, when set, applies the routing rules before readings are
+	// stored; Forward carries out its forwards and must not block.
+	Router     Router
+	Forward    func([]routing.Target)
+	DeviceType func(device string) string
 }
 
 // New returns a pipeline over its four collaborators.
 func New(dec Decoder, db Appender, dead DeadLetters, reg Registry, opts Options) *Pipeline {
-	p := &Pipeline{dec: dec, db: db, dead: dead, reg: reg, line: opts.Line, onStored: opts.OnStored, log: opts.Logger, now: opts.Now}
+	p := &Pipeline{dec: dec, db: db, dead: dead, reg: reg, line: opts.Line, onStored: opts.OnStored,
+		router: opts.Router, forward: opts.Forward, devType: opts.DeviceType, log: opts.Logger, now: opts.Now}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -131,15 +147,29 @@ func (p *Pipeline) Handle(m Message) error {
 	for _, s := range dec.Status {
 		p.reg.SetStatus(s.Device, s.Online, m.Received)
 	}
-	if len(dec.Readings) == 0 {
+	readings := p.route(m.Topic, dec.Readings)
+	if len(readings) == 0 {
 		p.stored.Inc()
 		return nil
 	}
-	if err := p.store(m, dec.Contract, dec.Readings); err != nil {
+	if err := p.store(m, dec.Contract, readings); err != nil {
 		return err
 	}
 	p.latency.Observe(p.now().Sub(m.Received).Seconds())
 	return nil
+}
+
+// route applies the routing rules: it starts the forwards and returns the
+// readings to store (the same slice when nothing is dropped).
+func (p *Pipeline) route(topic string, readings []point.Reading) []point.Reading {
+	if p.router == nil || len(readings) == 0 {
+		return readings
+	}
+	d := p.router.Route(topic, p.devType, readings)
+	if len(d.Forwards) > 0 && p.forward != nil {
+		p.forward(d.Forwards)
+	}
+	return d.Keep(readings)
 }
 
 // store appends readings and dead-letters the ones the store rejected.
@@ -238,6 +268,7 @@ func (p *Pipeline) WriteLines(ctx context.Context, body []byte, precision string
 		return 0, err
 	}
 	m := Message{ClientID: "http", Topic: "http/write", Payload: body, Received: received}
+	readings = p.route(m.Topic, readings)
 	written := 0
 	if len(readings) > 0 {
 		res, err := p.db.Append(readings)
