@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgevault/edgevault/alerts"
 	"github.com/edgevault/edgevault/deadletter"
+	"github.com/edgevault/edgevault/gateway"
 	"github.com/edgevault/edgevault/registry"
 	"github.com/edgevault/edgevault/rules"
 	"github.com/edgevault/edgevault/store"
@@ -73,6 +74,7 @@ type Deps struct {
 	Rules         Rules
 	Alerts        Alerts
 	Notifications Notifications
+	Commands      Commands
 	Metrics       http.Handler // promhttp
 	Health        func() error
 	Logger        *slog.Logger     // nil means slog.Default()
@@ -124,6 +126,10 @@ var routes = []route{
 	{"POST", "/api/v1/alerts/{id}/ack", (*server).ackAlert},
 	{"POST", "/api/v1/alerts/{id}/resolve", (*server).resolveAlert},
 	{"GET", "/api/v1/notifications", (*server).notifications},
+	{"POST", "/api/v1/devices/{id}/commands", (*server).submitCommand},
+	{"GET", "/api/v1/commands", (*server).listCommands},
+	{"GET", "/api/v1/commands/{id}", (*server).getCommand},
+	{"GET", "/api/v1/gateways", (*server).gateways},
 	{"POST", "/write", (*server).write},
 	{"GET", "/ping", (*server).ping},
 	{"HEAD", "/ping", (*server).ping},
@@ -194,9 +200,9 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrBadRequest), errors.Is(err, registry.ErrInvalid),
 		errors.Is(err, deadletter.ErrBadFilter), errors.Is(err, store.ErrBadQuery), isPartialWrite(err):
 		return http.StatusBadRequest
-	case errors.Is(err, rules.ErrInvalid), errors.Is(err, alerts.ErrBadFilter):
+	case errors.Is(err, rules.ErrInvalid), errors.Is(err, alerts.ErrBadFilter), errors.Is(err, gateway.ErrInvalid):
 		return http.StatusBadRequest
-	case errors.Is(err, alerts.ErrNotFound):
+	case errors.Is(err, alerts.ErrNotFound), errors.Is(err, gateway.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, ErrNotFound), errors.Is(err, registry.ErrNotFound), errors.Is(err, rules.ErrNotFound):
 		return http.StatusNotFound

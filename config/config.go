@@ -51,6 +51,8 @@ type Config struct {
 	// Routing rules decide per reading: store, drop, sample, forward, and
 	// the uplink priority. Schema in routing/doc.go.
 	Routing []routing.Rule `yaml:"routing"`
+	// Gateway configures the gateway protocol (gw/<id>/up, gw/<id>/down).
+	Gateway Gateway `yaml:"gateway"`
 	// Notify configures where alerts are delivered.
 	Notify Notify `yaml:"notify"`
 	Log    Log    `yaml:"log"`
@@ -93,6 +95,18 @@ type DeadLetters struct {
 	MaxEntries int `yaml:"max_entries"` // default 10000; the oldest are evicted and counted
 }
 
+// Gateway configures the gateway protocol; see gateway/doc.go.
+type Gateway struct {
+	// Prefix of the topic pair gw/<id>/up and gw/<id>/down (default gw).
+	Prefix string `yaml:"prefix"`
+	// HeartbeatInterval between heartbeats sent on each down topic
+	// (default 1m); a gateway silent for 3 intervals is offline.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// Binary sends commands and heartbeats in the compact binary envelope
+	// (default JSON); acks answer in the form of the report.
+	Binary bool `yaml:"binary"`
+}
+
 // Notify lists the notification channels; every alert transition goes to
 // each channel whose min_severity it meets. Schema in notify/doc.go.
 type Notify struct {
@@ -117,6 +131,7 @@ func Default() Config {
 		DeadLetters:  DeadLetters{MaxEntries: 10000},
 		Presets:      &presets,
 		LineProtocol: codec.DefaultLineOptions(),
+		Gateway:      Gateway{Prefix: "gw", HeartbeatInterval: time.Minute},
 		Log:          Log{Level: "info", Format: "text"},
 	}
 }
@@ -226,6 +241,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.Retention < 0 || c.Store.RollupRetention < 0 {
 		bad("store.retention", "must not be negative")
+	}
+	if c.Gateway.Prefix == "" || strings.ContainsAny(c.Gateway.Prefix, "+#") {
+		bad("gateway.prefix", "must be a topic prefix without wildcards, got %q", c.Gateway.Prefix)
+	}
+	if c.Gateway.HeartbeatInterval <= 0 {
+		bad("gateway.heartbeat_interval", "must be positive, got %s", c.Gateway.HeartbeatInterval)
 	}
 	if c.Registry.OfflineAfter <= 0 {
 		bad("registry.offline_after", "must be positive, got %s", c.Registry.OfflineAfter)

@@ -48,6 +48,7 @@ type Node struct {
 	notify *notify.Dispatcher
 	router *routing.Router
 	fwd    *forwarder
+	gw     *gateways
 	pipe   *ingest.Pipeline
 	mqtt   *broker.Broker
 	http   *http.Server
@@ -97,6 +98,9 @@ func Open(cfg config.Config, log *slog.Logger) (_ *Node, err error) {
 	if err := n.openAnalytics(meta, prom); err != nil {
 		return nil, err
 	}
+	if err := n.openGateways(meta); err != nil {
+		return nil, err
+	}
 	n.pipe = ingest.New(n.codecs, n.db, n.dead, n.reg, ingest.Options{
 		Line: cfg.LineProtocol, Logger: log, Registerer: prom, OnStored: n.rules.Observe,
 		Router: n.router, Forward: n.fwd.enqueue, DeviceType: n.deviceType,
@@ -138,6 +142,7 @@ func (n *Node) handler(prom *prometheus.Registry) http.Handler {
 		Rules:         n.rules,
 		Alerts:        alertDesk{n},
 		Notifications: n.notify,
+		Commands:      commandDesk{n.gw},
 		Metrics:       promhttp.HandlerFor(prom, promhttp.HandlerOpts{}),
 		Health:        n.health,
 		Logger:        n.log.With("component", "api"),
@@ -172,9 +177,12 @@ func (n *Node) Start() error {
 			n.log.Error("http server stopped", "err", err)
 		}
 	}()
-	go n.housekeeping()
 	n.rules.Start()
 	n.fwd.start()
+	if err := n.gw.cmds.Resume(); err != nil {
+		n.log.Error("resume gateway commands", "err", err)
+	}
+	go n.housekeeping()
 	return nil
 }
 
@@ -191,6 +199,7 @@ func (n *Node) housekeeping() {
 			return
 		case <-tick.C:
 			n.reg.Tick()
+			n.gw.tick()
 			if time.Since(lastFlush) >= 10*time.Second {
 				lastFlush = time.Now()
 				if err := n.reg.Flush(); err != nil {
@@ -264,6 +273,12 @@ func (n *Node) Close() error {
 type brokerHandler struct{ n *Node }
 
 func (h brokerHandler) HandlePublish(m broker.Message) error {
+	if gw, up, ok := h.n.gw.topics.Parse(m.Topic); ok {
+		if !up {
+			return nil // the platform's own down traffic, or a stray publish on it
+		}
+		return h.n.gw.handleUp(gw, m)
+	}
 	return h.n.pipe.Handle(ingest.Message{ClientID: m.ClientID, Topic: m.Topic, Payload: m.Payload, Received: m.Received})
 }
 

@@ -172,6 +172,27 @@ func (p *Pipeline) route(topic string, readings []point.Reading) []point.Reading
 	return d.Keep(readings)
 }
 
+// StoreReadings routes and stores readings decoded elsewhere (the gateway
+// protocol) exactly as Handle stores those of a contract: nil once durable.
+func (p *Pipeline) StoreReadings(m Message, contract string, readings []point.Reading) error {
+	if m.Received.IsZero() {
+		m.Received = p.now()
+	}
+	readings = p.route(m.Topic, readings)
+	if len(readings) == 0 {
+		return nil
+	}
+	return p.store(m, contract, readings)
+}
+
+// DeadLetter keeps a message, or a part of one, that could not be decoded.
+func (p *Pipeline) DeadLetter(m Message, contract, reason string) error {
+	if m.Received.IsZero() {
+		m.Received = p.now()
+	}
+	return p.deadLetter(m, contract, reason)
+}
+
 // store appends readings and dead-letters the ones the store rejected.
 func (p *Pipeline) store(m Message, contract string, readings []point.Reading) error {
 	res, err := p.db.Append(readings)

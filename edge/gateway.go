@@ -1,0 +1,130 @@
+package edge
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/edgevault/edgevault/broker"
+	"github.com/edgevault/edgevault/gateway"
+	"github.com/edgevault/edgevault/ingest"
+	"github.com/edgevault/edgevault/kv"
+	"github.com/edgevault/edgevault/point"
+)
+
+// gateways speaks the gateway protocol: it decodes what gateways send on
+// their up topics, stores the readings, acknowledges reports once they are
+// durable, drives commands and tracks presence with heartbeats.
+type gateways struct {
+	n      *Node
+	topics gateway.Topics
+	dec    gateway.Decoder
+	cmds   *gateway.Commands
+	hb     *gateway.Heartbeats
+}
+
+func (n *Node) openGateways(meta kv.Store) error {
+	frames, err := gateway.NewContractFrames(n.cfg.AllContracts())
+	if err != nil {
+		return fmt.Errorf("gateway contracts: %w", err)
+	}
+	g := &gateways{n: n, topics: gateway.Topics{Prefix: n.cfg.Gateway.Prefix}, dec: gateway.Decoder{Frames: frames}}
+	log := n.log.With("component", "gateway")
+	g.cmds = gateway.NewCommands(kv.WithPrefix(meta, "commands/"), g.send,
+		gateway.CommandOptions{Logger: log, Binary: n.cfg.Gateway.Binary})
+	g.hb = gateway.NewHeartbeats(gateway.HeartbeatOptions{
+		Interval: n.cfg.Gateway.HeartbeatInterval, Send: g.send, OnChange: g.presence,
+		Logger: log, Binary: n.cfg.Gateway.Binary,
+	})
+	n.gw = g
+	return nil
+}
+
+// send publishes on a gateway's down topic.
+func (g *gateways) send(gw string, payload []byte) error {
+	return g.n.mqtt.Publish(g.topics.Down(gw), payload, false, 1)
+}
+
+// presence makes gateway transitions registry events rules can match.
+func (g *gateways) presence(e gateway.Event) {
+	g.n.reg.SetStatus(e.Gateway, e.Online, e.At)
+}
+
+func (g *gateways) tick() {
+	g.cmds.Tick()
+	g.hb.Tick()
+}
+
+// handleUp takes one message from a gateway. It returns nil once what the
+// message carries is durable (readings, dead letters, command states).
+func (g *gateways) handleUp(gw string, m broker.Message) error {
+	g.hb.Seen(gw)
+	// The registry links the gateway's devices to the gateway id, which is
+	// where their commands go (a gateway connects with client id = its id).
+	msg := ingest.Message{ClientID: gw, Topic: m.Topic, Payload: m.Payload, Received: m.Received}
+	env, err := gateway.DecodeEnvelope(m.Payload)
+	if err != nil {
+		return g.n.pipe.DeadLetter(msg, "gateway", err.Error())
+	}
+	received := m.Received.UnixMilli()
+	switch env.Type {
+	case gateway.TypeGroup:
+		readings, bad := g.dec.DecodeGroup(env, received)
+		for _, fe := range bad {
+			if err := g.n.pipe.DeadLetter(msg, fe.Frame.Contract, fe.Error()); err != nil {
+				return err
+			}
+		}
+		return g.storeAndAck(gw, msg, env, readings)
+	case gateway.TypeReport, gateway.TypeStatus:
+		return g.storeAndAck(gw, msg, env, gateway.Readings(gw, env, received))
+	case gateway.TypeCommandAck, gateway.TypeCommandResult:
+		if err := g.cmds.HandleEnvelope(gw, env); err != nil {
+			g.n.log.Warn("gateway command answer refused", "gateway", gw, "id", env.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// storeAndAck stores the readings of a report, then acknowledges it on the
+// down topic: a gateway resends what is not acknowledged, and a resend of
+// stored readings overwrites them with the same values.
+func (g *gateways) storeAndAck(gw string, msg ingest.Message, env gateway.Envelope, readings []point.Reading) error {
+	if err := g.n.pipe.StoreReadings(msg, gatewayContract, readings); err != nil {
+		return err
+	}
+	if env.ID == "" {
+		return nil
+	}
+	if err := g.send(gw, gateway.AckFor(env)); err != nil {
+		g.n.log.Warn("gateway ack not sent", "gateway", gw, "id", env.ID, "err", err)
+	}
+	return nil
+}
+
+// Commands for the API.
+
+func (g *gateways) submit(device, name string, params map[string]any, timeout time.Duration, retries int) (gateway.Command, error) {
+	d, ok := g.n.reg.Get(device)
+	if !ok {
+		return gateway.Command{}, fmt.Errorf("%w: device %q", gateway.ErrNotFound, device)
+	}
+	if d.Contract != gatewayContract || !gateway.ValidGatewayID(d.ClientID) {
+		return gateway.Command{}, fmt.Errorf("%w: device %q does not report through a gateway", gateway.ErrInvalid, device)
+	}
+	return g.cmds.Submit(device, d.ClientID, name, params, timeout, retries)
+}
+
+// gatewayContract is the registry's contract name for gateway readings.
+const gatewayContract = "gateway"
+
+// commandDesk is the API's view of commands and gateways.
+type commandDesk struct{ g *gateways }
+
+func (d commandDesk) Submit(device, name string, params map[string]any, timeout time.Duration, retries int) (gateway.Command, error) {
+	return d.g.submit(device, name, params, timeout, retries)
+}
+func (d commandDesk) Get(id string) (gateway.Command, error) { return d.g.cmds.Get(id) }
+func (d commandDesk) List(f gateway.Filter, limit int) ([]gateway.Command, error) {
+	return d.g.cmds.List(f, limit)
+}
+func (d commandDesk) Gateways() []gateway.Presence { return d.g.hb.List() }
