@@ -1,0 +1,71 @@
+// Package cloud is the `edgevault cloud` service: it takes signed, encrypted
+// batches from edge nodes (package batch), stores them idempotently, and
+// answers queries on one edge's data and statistics across edges.
+//
+// # Storage
+//
+// This session has one backend, the embedded store (store.DB under
+// <data>/store, fsync on every group commit, since an acknowledgement is a
+// promise to the edge). All edges share one store: one Pebble instance, one
+// WAL and one cache scale to thousands of edges where a store per edge
+// would not. Every reading is stored with the extra tag _edge=<edge id>
+// (EdgeTag); a reading that already carries that tag is refused and counted.
+// The Backend interface is the seam for the PostgreSQL backend.
+//
+// The store's metadata (Meta) holds, under these keys:
+//
+//	cloud/edge/<id>                         JSON EdgeConfig of an edge registered at run time
+//	cloud/acked/<id>                        the edge's acknowledged sequence set (below)
+//	cloud/rec/<id>/<kind>/<seq:8><index:4>  one record of a registry, deadletters,
+//	                                        alerts or commands batch (big-endian seq and index)
+//
+// # Idempotent ingest
+//
+// POST /api/v1/ingest verifies the request signature (batch.VerifyRequest:
+// edge known, HMAC good, timestamp within Skew, nonce unseen), then, holding
+// the edge's lock, checks the sequence (from Idempotency-Key) against the
+// edge's acknowledged set. An acknowledged sequence answers 200
+// {"acked":seq,"duplicate":true} and changes nothing. Otherwise the body is
+// opened (batch.Open, bounded by MaxBody, MaxRaw, MaxItems), its header must
+// repeat the request's edge and sequence, readings are appended and records
+// put, and only then is the sequence added to the set and the set saved.
+// The answer is 200 {"acked":seq,"stored":n,"rejected":m}; rejected readings
+// (invalid names, kind conflicts) are acknowledged too, since resending them
+// cannot help, and are logged and counted in metrics.
+//
+// A crash between the store write and saving the set makes the edge retry
+// a batch that is already stored; storing it again changes nothing, because
+// the store keeps one value per series and timestamp and records are keyed
+// by sequence and index. The same holds when the set forgets sequences: it
+// keeps the highest contiguous sequence (every batch 1..n acknowledged) and
+// at most 4096 sequences above it, dropping the lowest when full.
+//
+// Every refusal stores nothing and answers JSON {"error":..., "code":...}:
+//
+//	401 bad_signature    signing headers missing or malformed, HMAC mismatch (wrong or tampered key/body)
+//	401 unknown_edge     no keys for X-Edgevault-Edge
+//	408 stale_timestamp  X-Edgevault-Timestamp more than Skew (5m) from the cloud clock; re-sign and retry
+//	409 replay           nonce already used; re-sign (new nonce) and retry
+//	413 too_large        body over MaxBody, payload inflating past MaxRaw (zstd bomb), too many items
+//	400 undecodable      body does not decode or decrypt, header/request mismatch, unknown kind
+//	400 bad_request      sequence 0
+//
+// Nonces are remembered in memory for twice the skew, so a restarted cloud
+// accepts a replay of a request from the last minutes once; the idempotent
+// store makes that harmless.
+//
+// # Queries
+//
+//	GET  /api/v1/edges/{edge}/query      the edge API's /api/v1/query (same parameters and
+//	                                     answer, served by package api) scoped to one edge
+//	GET  /api/v1/edges/{edge}/records    ?kind=alerts|registry|deadletters|commands&after=seq&limit=
+//	GET  /api/v1/stats                   ?metric=&from=&to=&step=&agg=count,avg,min,max&edge=&device=
+//	                                     per edge and bucket: count, avg, min, max over its series
+//	GET  /api/v1/admin/edges             edges with their source and highest contiguous ack
+//	POST /api/v1/admin/edges             {"id","sign_key","data_key"} registers or re-keys an edge
+//	GET  /metrics, /healthz
+//
+// Admin routes need "Authorization: Bearer <admin_token>" and are disabled
+// when no token is configured. Edges from the config file cannot be changed
+// over the API.
+package cloud

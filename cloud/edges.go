@@ -1,0 +1,168 @@
+package cloud
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/edgevault/edgevault/kv"
+)
+
+// Meta key prefixes (see doc.go).
+const (
+	metaEdge  = "cloud/edge/"
+	metaAcked = "cloud/acked/"
+	metaRec   = "cloud/rec/"
+)
+
+// loadEdges registers the persisted edges, then the config's (which win).
+func (s *Server) loadEdges() error {
+	err := s.db.Meta().Scan([]byte(metaEdge), func(_, v []byte) error {
+		var ec EdgeConfig
+		if err := json.Unmarshal(v, &ec); err != nil {
+			return fmt.Errorf("edge record: %w", err)
+		}
+		k, err := ec.keys()
+		if err != nil {
+			return fmt.Errorf("edge record %q: %w", ec.ID, err)
+		}
+		s.edges[ec.ID] = &edge{id: ec.ID, keys: k}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load edges: %w", err)
+	}
+	for _, ec := range s.cfg.Edges {
+		k, _ := ec.keys() // validated with the config
+		s.edges[ec.ID] = &edge{id: ec.ID, keys: k, fixed: true}
+	}
+	return nil
+}
+
+// RegisterEdge adds or re-keys an edge and persists it. It reports whether
+// the edge is new. Edges from the config file cannot be changed here.
+func (s *Server) RegisterEdge(ec EdgeConfig) (created bool, err error) {
+	k, err := ec.keys()
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.edges[ec.ID]
+	if old != nil && old.fixed {
+		return false, fmt.Errorf("%w: %q", ErrEdgeFixed, ec.ID)
+	}
+	raw, err := json.Marshal(ec)
+	if err != nil {
+		return false, fmt.Errorf("register edge: %w", err)
+	}
+	if err := s.db.Meta().Put([]byte(metaEdge+ec.ID), raw); err != nil {
+		return false, fmt.Errorf("register edge: %w", err)
+	}
+	if old != nil {
+		// Keep the edge, its ingest lock and acked set: batches may be in
+		// flight. keys are guarded by s.mu.
+		old.keys = k
+		return false, nil
+	}
+	s.edges[ec.ID] = &edge{id: ec.ID, keys: k}
+	return true, nil
+}
+
+// admin checks the bearer token of an admin request.
+func (s *Server) admin(r *http.Request) error {
+	if s.cfg.AdminToken == "" {
+		return fmt.Errorf("%w: admin routes are disabled (set admin_token)", ErrForbidden)
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) != 1 {
+		return fmt.Errorf("%w: bad admin token", ErrForbidden)
+	}
+	return nil
+}
+
+func (s *Server) registerEdge(w http.ResponseWriter, r *http.Request) error {
+	if err := s.admin(r); err != nil {
+		return err
+	}
+	var ec EdgeConfig
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ec); err != nil {
+		return fmt.Errorf("%w: edge: %v", ErrBadRequest, err)
+	}
+	created, err := s.RegisterEdge(ec)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	s.log.Info("edge registered", "edge", ec.ID, "new", created)
+	writeJSON(w, code, map[string]any{"id": ec.ID, "created": created})
+	return nil
+}
+
+// EdgeStatus is one edge in GET /api/v1/admin/edges.
+type EdgeStatus struct {
+	ID     string `json:"id"`
+	Source string `json:"source"` // "config" or "admin"
+	Acked  uint64 `json:"acked"`  // highest contiguous acknowledged sequence
+}
+
+func (s *Server) listEdges(w http.ResponseWriter, r *http.Request) error {
+	if err := s.admin(r); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	edges := make([]*edge, 0, len(s.edges))
+	for _, e := range s.edges {
+		edges = append(edges, e)
+	}
+	s.mu.RUnlock()
+	sort.Slice(edges, func(i, j int) bool { return edges[i].id < edges[j].id })
+	out := make([]EdgeStatus, 0, len(edges))
+	for _, e := range edges {
+		st := EdgeStatus{ID: e.id, Source: "admin"}
+		if e.fixed {
+			st.Source = "config"
+		}
+		e.mu.Lock()
+		set, err := s.ackedOf(e)
+		if err == nil {
+			st.Acked = set.contig
+		}
+		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		out = append(out, st)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// ackedOf loads e's acknowledged set once. Callers hold e.mu.
+func (s *Server) ackedOf(e *edge) (*ackSet, error) {
+	if e.acked != nil {
+		return e.acked, nil
+	}
+	raw, err := s.db.Meta().Get([]byte(metaAcked + e.id))
+	set := &ackSet{}
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("load acked set: %w", err)
+	default:
+		if set, err = decodeAckSet(raw); err != nil {
+			return nil, fmt.Errorf("load acked set of %q: %w", e.id, err)
+		}
+	}
+	e.acked = set
+	return set, nil
+}

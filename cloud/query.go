@@ -1,0 +1,113 @@
+package cloud
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/edgevault/edgevault/api"
+	"github.com/edgevault/edgevault/store"
+)
+
+// edgeQuerier answers queries on one edge's series by adding its tag.
+type edgeQuerier struct {
+	db Backend
+	id string
+}
+
+func (q edgeQuerier) Query(ctx context.Context, sq store.Query) (store.Result, error) {
+	for _, t := range sq.Tags {
+		if t.Key == EdgeTag {
+			return store.Result{}, fmt.Errorf("%w: tag %s is reserved", store.ErrBadQuery, EdgeTag)
+		}
+	}
+	sq.Tags = withEdgeTag(sq.Tags, q.id)
+	return q.db.Query(ctx, sq)
+}
+
+// edgeQuery serves GET /api/v1/edges/{edge}/query with the edge API's own
+// /api/v1/query handler (same parameters, same answer), scoped to the edge.
+func (s *Server) edgeQuery(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("edge")
+	e := s.edge(id)
+	if e == nil {
+		return fmt.Errorf("%w: edge %q", ErrNotFound, id)
+	}
+	e.queryOnce.Do(func() {
+		e.query = api.New(api.Deps{Query: edgeQuerier{db: s.db, id: id}, Logger: s.log, Now: s.now})
+	})
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = "/api/v1/query", ""
+	e.query.ServeHTTP(w, r2)
+	return nil
+}
+
+// Record is one synced non-telemetry record in GET .../records.
+type Record struct {
+	Seq    uint64 `json:"seq"`
+	Index  uint32 `json:"index"`
+	Record any    `json:"record"` // the JSON the edge sent; a string if it is not JSON
+}
+
+// records serves GET /api/v1/edges/{edge}/records?kind=&after=&limit=, in
+// sequence order; after is the last sequence already seen.
+func (s *Server) records(w http.ResponseWriter, r *http.Request) error {
+	id, q := r.PathValue("edge"), r.URL.Query()
+	if s.edge(id) == nil {
+		return fmt.Errorf("%w: edge %q", ErrNotFound, id)
+	}
+	kind := q.Get("kind")
+	if !knownKinds[kind] || kind == "telemetry" {
+		return fmt.Errorf("%w: kind: want registry, deadletters, alerts or commands", ErrBadRequest)
+	}
+	after, err := uintParam(q.Get("after"), 0)
+	if err != nil {
+		return fmt.Errorf("%w: after: %v", ErrBadRequest, err)
+	}
+	limit, err := uintParam(q.Get("limit"), 1000)
+	if err != nil || limit == 0 || limit > 100_000 {
+		return fmt.Errorf("%w: limit: want 1..100000", ErrBadRequest)
+	}
+	out := []Record{}
+	prefix := []byte(metaRec + id + "/" + kind + "/")
+	stop := errors.New("stop")
+	err = s.db.Meta().Scan(prefix, func(k, v []byte) error {
+		k = k[len(prefix):]
+		if len(k) != 12 {
+			return nil
+		}
+		rec := Record{Seq: binary.BigEndian.Uint64(k), Index: binary.BigEndian.Uint32(k[8:]), Record: rawOrString(v)}
+		if rec.Seq <= after {
+			return nil
+		}
+		if uint64(len(out)) == limit {
+			return stop
+		}
+		out = append(out, rec)
+		return nil
+	})
+	if err != nil && !errors.Is(err, stop) {
+		return fmt.Errorf("list records: %w", err)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func uintParam(v string, def uint64) (uint64, error) {
+	if v == "" {
+		return def, nil
+	}
+	return strconv.ParseUint(v, 10, 64)
+}
+
+// rawOrString passes valid JSON through and quotes anything else.
+func rawOrString(v []byte) any {
+	if json.Valid(v) {
+		return json.RawMessage(v)
+	}
+	return string(v)
+}
