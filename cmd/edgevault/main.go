@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/edgevault/edgevault/bench"
+	"github.com/edgevault/edgevault/cloud"
 	"github.com/edgevault/edgevault/sim"
 )
 
@@ -18,6 +19,7 @@ const usage = `usage: edgevault <command> [flags]
 
 commands:
   edge      run the edge node (MQTT broker, local store, REST API)
+  cloud     run the cloud service (ingest from edge nodes, query and statistics)
   sim       simulate devices publishing over MQTT
   bench     run the reproducible benchmarks (see BENCHMARKS.md)
   passwd    print the bcrypt hash of a password for the mqtt.users config
@@ -38,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "edge":
 		return edgeCommand(rest, stdout, stderr)
+	case "cloud":
+		return cloud.Command(rest, stdout, stderr)
 	case "sim":
 		return sim.Command(rest, stdout, stderr)
 	case "bench":
