@@ -61,6 +61,8 @@ type jsonDecoder struct {
 	devPath  []string
 	autoTime bool
 	tsPath   []string
+	names    internCache // flattened metric names of the fast path
+	values   internCache // short strings of the fast path
 }
 
 func compileJSON(c *Contract) (*jsonDecoder, error) {
@@ -151,6 +153,15 @@ type record struct {
 }
 
 func (d *jsonDecoder) decode(m Message, device string, tags []point.Tag) (Decoded, error) {
+	if out, ok := d.decodeFast(m, device, tags); ok {
+		return out, nil
+	}
+	return d.decodeSlow(m, device, tags)
+}
+
+// decodeSlow decodes any payload with encoding/json; it defines the
+// results and the errors of the json formats.
+func (d *jsonDecoder) decodeSlow(m Message, device string, tags []point.Tag) (Decoded, error) {
 	v, err := parseJSON(m.Payload)
 	if err != nil {
 		return Decoded{}, err

@@ -90,15 +90,21 @@ func parseTimeValue(v any, unit string) (int64, error) {
 	case json.Number:
 		return parseEpoch(string(x), unit)
 	case string:
-		if unit != UnitRFC3339 && unit != UnitAuto {
-			return parseEpoch(x, unit)
-		}
-		if unit == UnitAuto && x != "" && (x[0] >= '0' && x[0] <= '9' || x[0] == '-') && !strings.ContainsAny(x, "T:") {
-			return parseEpoch(x, unit)
-		}
-		return parseRFC3339(x)
+		return parseTimeString(x, unit)
 	}
 	return 0, fmt.Errorf("want a number or a string, got %s", jsonKind(v))
+}
+
+// parseTimeString converts a JSON string timestamp to Unix ms; unit is
+// not empty.
+func parseTimeString(x, unit string) (int64, error) {
+	if unit != UnitRFC3339 && unit != UnitAuto {
+		return parseEpoch(x, unit)
+	}
+	if unit == UnitAuto && x != "" && (x[0] >= '0' && x[0] <= '9' || x[0] == '-') && !strings.ContainsAny(x, "T:") {
+		return parseEpoch(x, unit)
+	}
+	return parseRFC3339(x)
 }
 
 func parseEpoch(s, unit string) (int64, error) {

@@ -89,7 +89,9 @@ func (p pattern) captures(name string) bool {
 }
 
 // match reports whether topic matches and returns the device capture and
-// the other captures as sorted tags.
+// the other captures as sorted tags. It runs for every message and every
+// contract before the one that matches, so literal levels are compared in
+// place and nothing is allocated unless a capture becomes a tag.
 func (p pattern) match(topic string) (device string, tags []point.Tag, ok bool) {
 	// [MQTT-4.7.2-1] wildcards at the first level do not match topics
 	// starting with '$'.
@@ -105,14 +107,15 @@ func (p pattern) match(topic string) (device string, tags []point.Tag, ok bool) 
 		if !more {
 			return "", nil, false
 		}
-		var level string
-		level, rest, more = strings.Cut(rest, "/")
-		switch s.kind {
-		case segLiteral:
-			if level != s.text {
+		if s.kind == segLiteral {
+			if rest, more, ok = cutLiteral(rest, s.text); !ok {
 				return "", nil, false
 			}
-		case segCapture:
+			continue
+		}
+		var level string
+		level, rest, more = strings.Cut(rest, "/")
+		if s.kind == segCapture {
 			if s.text == "device" {
 				device = level
 			} else {
@@ -124,6 +127,21 @@ func (p pattern) match(topic string) (device string, tags []point.Tag, ok bool) 
 		return "", nil, false
 	}
 	return device, sortTags(tags), true
+}
+
+// cutLiteral is strings.Cut(rest, "/") followed by a comparison of the
+// level with lit, without searching for the '/'.
+func cutLiteral(rest, lit string) (after string, more, ok bool) {
+	n := len(lit)
+	switch {
+	case len(rest) < n || rest[:n] != lit:
+		return "", false, false
+	case len(rest) == n:
+		return "", false, true
+	case rest[n] == '/':
+		return rest[n+1:], true, true
+	}
+	return "", false, false
 }
 
 func sortTags(tags []point.Tag) []point.Tag {

@@ -23,6 +23,14 @@ func TestTopicMatch(t *testing.T) {
 		{"dollar topics skip wildcards", "#", "$SYS/x", false, "", ""},
 		{"dollar topics skip captures", "{device}/x", "$SYS/x", false, "", ""},
 		{"dollar literal", "$SYS/{device}", "$SYS/x", true, "x", ""},
+		{"literal is a prefix of the level", "sensors/{device}/data", "sensorsX/d1/data", false, "", ""},
+		{"level is a prefix of the literal", "sensors/{device}/data", "sensor/d1/data", false, "", ""},
+		{"trailing slash", "sensors/{device}/data", "sensors/d1/data/", false, "", ""},
+		{"empty literal levels", "a//{device}", "a//d", true, "d", ""},
+		{"empty topic", "a", "", false, "", ""},
+		{"empty pattern level, empty topic", "+", "", true, "", ""},
+		{"literal then hash", "a/b/#", "a/b", true, "", ""},
+		{"literal then hash, shorter", "a/b/#", "a", false, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
