@@ -185,14 +185,28 @@ var (
 )
 
 // guardedConn replays the CONNECT read by the guard to mochi, then reads
-// from the connection.
+// from the connection. It also coalesces writes: while the connection's
+// goroutine works through packets it has read, what is written to the
+// client (PUBACKs above all) is buffered, and goes out in one write(2) when
+// that goroutine next reads. A client pipelining 16 QoS 1 publishes gets
+// its 16 acknowledgements in one segment instead of 16 (the profile put a
+// write(2) per PUBACK at a quarter of the broker's CPU). A write while the
+// goroutine waits for input goes straight out, so nothing waits for long.
 type guardedConn struct {
 	net.Conn
 	g      *guard
 	prefix []byte
 	once   sync.Once
 	client atomic.Pointer[mqtt.Client] // set once the session is established
+
+	wmu     sync.Mutex // guards the fields below and writes to Conn
+	waiting bool       // the reader is (about to be) blocked in Read
+	wbuf    []byte     // writes held while the reader processes packets
+	werr    error      // the error of a held write that failed on flush
 }
+
+// maxHeldWrites bounds the bytes held before they are flushed anyway.
+const maxHeldWrites = 64 << 10
 
 func (c *guardedConn) Read(p []byte) (int, error) {
 	if len(c.prefix) > 0 {
@@ -200,7 +214,56 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 		c.prefix = c.prefix[n:]
 		return n, nil
 	}
-	return c.Conn.Read(p)
+	c.wmu.Lock()
+	err := c.flushLocked()
+	c.waiting = true
+	c.wmu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	c.wmu.Lock()
+	c.waiting = false
+	c.wmu.Unlock()
+	return n, err
+}
+
+func (c *guardedConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	if c.waiting && len(c.wbuf) == 0 {
+		return c.Conn.Write(p)
+	}
+	c.wbuf = append(c.wbuf, p...)
+	if len(c.wbuf) >= maxHeldWrites {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (c *guardedConn) flushLocked() error {
+	if c.werr != nil || len(c.wbuf) == 0 {
+		return c.werr
+	}
+	_, c.werr = c.Conn.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	if cap(c.wbuf) > maxHeldWrites {
+		c.wbuf = nil
+	}
+	return c.werr
+}
+
+// Close sends what is held (a refusal, a DISCONNECT) before closing.
+func (c *guardedConn) Close() error {
+	c.wmu.Lock()
+	c.flushLocked()
+	c.wmu.Unlock()
+	return c.Conn.Close()
 }
 
 // authenticated releases the connection's pending slot, once.

@@ -146,17 +146,22 @@ func SeriesKey(device, metric string, tags []Tag) string {
 	if len(tags) == 0 {
 		return device + "\x00" + metric
 	}
-	var b strings.Builder
-	b.WriteString(device)
-	b.WriteByte(0)
-	b.WriteString(metric)
+	return string(AppendSeriesKey(nil, device, metric, tags))
+}
+
+// AppendSeriesKey appends the series key to dst; hot paths look series up
+// with it without allocating a string.
+func AppendSeriesKey(dst []byte, device, metric string, tags []Tag) []byte {
+	dst = append(dst, device...)
+	dst = append(dst, 0)
+	dst = append(dst, metric...)
 	for _, t := range tags {
-		b.WriteByte(0)
-		b.WriteString(t.Key)
-		b.WriteByte(1)
-		b.WriteString(t.Value)
+		dst = append(dst, 0)
+		dst = append(dst, t.Key...)
+		dst = append(dst, 1)
+		dst = append(dst, t.Value...)
 	}
-	return b.String()
+	return dst
 }
 
 // ParseSeriesKey is the inverse of SeriesKey.

@@ -155,12 +155,18 @@ func (db *DB) stage(b *pebble.Batch, reqs []*appendReq) (staged, error) {
 // admit validates a reading and returns its series (created in b if new)
 // and its value converted to the series kind.
 func (db *DB) admit(b *pebble.Batch, rd *point.Reading) (*series, point.Value, error) {
-	if err := rd.Validate(); err != nil {
-		return nil, point.Value{}, fmt.Errorf("%w: %w", ErrInvalidReading, err)
-	}
-	key := rd.SeriesKey()
-	s := db.byKey[key]
-	if s == nil {
+	// A known series had its names validated when it was created, so the
+	// common case costs one map lookup and no allocation.
+	db.keyBuf = point.AppendSeriesKey(db.keyBuf[:0], rd.Device, rd.Metric, rd.Tags)
+	s := db.byKey[string(db.keyBuf)]
+	switch {
+	case s != nil && !rd.Value.Valid():
+		return nil, point.Value{}, fmt.Errorf("%w: invalid value", ErrInvalidReading)
+	case s == nil:
+		if err := rd.Validate(); err != nil {
+			return nil, point.Value{}, fmt.Errorf("%w: %w", ErrInvalidReading, err)
+		}
+		key := string(db.keyBuf)
 		s = &series{id: db.nextSID, key: key, kind: rd.Value.Kind()}
 		db.nextSID++
 		db.addSeries(s)

@@ -29,6 +29,7 @@ type DB struct {
 
 	mu       sync.RWMutex // guards the following
 	byKey    map[string]*series
+	keyBuf   []byte // scratch for series-key lookups in admit
 	byID     map[uint64]*series
 	nextSID  uint64
 	seq      uint64                 // last allocated sequence number
