@@ -55,7 +55,12 @@ type Config struct {
 	Gateway Gateway `yaml:"gateway"`
 	// Notify configures where alerts are delivered.
 	Notify Notify `yaml:"notify"`
-	Log    Log    `yaml:"log"`
+	// MemoryLimitBytes is the Go runtime's soft memory limit (default 100
+	// MiB; 0 disables it): the garbage collector works harder near it
+	// instead of letting the heap double. The GOMEMLIMIT environment
+	// variable, when set, wins.
+	MemoryLimitBytes int64 `yaml:"memory_limit_bytes"`
+	Log              Log   `yaml:"log"`
 }
 
 // HTTP configures the REST API listener.
@@ -123,16 +128,17 @@ type Log struct {
 func Default() Config {
 	presets := true
 	return Config{
-		Data:         "./data",
-		MQTT:         broker.DefaultConfig(),
-		HTTP:         HTTP{Addr: "127.0.0.1:8080", MaxBodyBytes: 32 << 20},
-		Store:        Store{Fsync: "interval", FsyncInterval: time.Second, CacheBytes: 16 << 20},
-		Registry:     Registry{OfflineAfter: 5 * time.Minute},
-		DeadLetters:  DeadLetters{MaxEntries: 10000},
-		Presets:      &presets,
-		LineProtocol: codec.DefaultLineOptions(),
-		Gateway:      Gateway{Prefix: "gw", HeartbeatInterval: time.Minute},
-		Log:          Log{Level: "info", Format: "text"},
+		Data:             "./data",
+		MQTT:             broker.DefaultConfig(),
+		HTTP:             HTTP{Addr: "127.0.0.1:8080", MaxBodyBytes: 32 << 20},
+		Store:            Store{Fsync: "interval", FsyncInterval: time.Second, CacheBytes: 16 << 20},
+		Registry:         Registry{OfflineAfter: 5 * time.Minute},
+		DeadLetters:      DeadLetters{MaxEntries: 10000},
+		Presets:          &presets,
+		LineProtocol:     codec.DefaultLineOptions(),
+		Gateway:          Gateway{Prefix: "gw", HeartbeatInterval: time.Minute},
+		Log:              Log{Level: "info", Format: "text"},
+		MemoryLimitBytes: 100 << 20,
 	}
 }
 
@@ -250,6 +256,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.OfflineAfter <= 0 {
 		bad("registry.offline_after", "must be positive, got %s", c.Registry.OfflineAfter)
+	}
+	if c.MemoryLimitBytes < 0 {
+		bad("memory_limit_bytes", "must not be negative, got %d", c.MemoryLimitBytes)
 	}
 	if c.DeadLetters.MaxEntries <= 0 {
 		bad("dead_letters.max_entries", "must be positive, got %d", c.DeadLetters.MaxEntries)

@@ -97,8 +97,9 @@ func (db *DB) seal(b *pebble.Batch, s *series) error {
 		}
 		pts = pts[n:]
 	}
-	clear(h.pts)
-	h.pts, h.sorted, h.minWAL = h.pts[:0], true, 0
+	// Drop the slice rather than keep its capacity: with thousands of series
+	// the idle capacity, not the points, is what fills memory.
+	h.pts, h.sorted, h.minWAL = nil, true, 0
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/edgevault/edgevault/config"
@@ -64,6 +65,9 @@ func edgeCommand(args []string, stdout, stderr io.Writer) int {
 
 func runEdge(cfg config.Config, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitBytes > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimitBytes)
+	}
 	node, err := edge.Open(cfg, log)
 	if err != nil {
 		log.Error("cannot open edge node", "err", err)
