@@ -226,8 +226,7 @@ func writeAnswer(bw *bufio.Writer, q store.Query, res store.Result, next string)
 		b = append(b, '[')
 		b = strconv.AppendInt(b, smp.T, 10)
 		b = append(b, ',')
-		v, _ := smp.V.MarshalJSON() // never fails
-		b = append(append(b, v...), ']')
+		b = append(smp.V.AppendJSON(b), ']')
 		if len(b) > 16<<10 {
 			bw.Write(b)
 			b = b[:0]

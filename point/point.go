@@ -100,22 +100,27 @@ func (v Value) String() string {
 
 // MarshalJSON writes the value as a JSON number, boolean or string.
 // NaN and infinities, which JSON cannot carry, are written as null.
-func (v Value) MarshalJSON() ([]byte, error) {
+func (v Value) MarshalJSON() ([]byte, error) { return v.AppendJSON(nil), nil }
+
+// AppendJSON appends the JSON form of the value to dst (query answers
+// stream a million of them without an allocation each).
+func (v Value) AppendJSON(dst []byte) []byte {
 	switch v.kind {
 	case KindFloat:
 		f := v.Float()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return []byte("null"), nil
+			return append(dst, "null"...)
 		}
-		return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+		return strconv.AppendFloat(dst, f, 'g', -1, 64)
 	case KindInt:
-		return strconv.AppendInt(nil, v.Int(), 10), nil
+		return strconv.AppendInt(dst, v.Int(), 10)
 	case KindBool:
-		return strconv.AppendBool(nil, v.Bool()), nil
+		return strconv.AppendBool(dst, v.Bool())
 	case KindString:
-		return json.Marshal(v.str)
+		s, _ := json.Marshal(v.str) // a string always marshals
+		return append(dst, s...)
 	}
-	return []byte("null"), nil
+	return append(dst, "null"...)
 }
 
 // Tag is one key=value label of a series beyond its device and metric.
