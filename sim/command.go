@@ -13,6 +13,7 @@ import (
 )
 
 const usage = `usage: edgevault sim [flags]
+       edgevault sim gateway [flags]   (gateways; see its -h)
 
 Simulates devices publishing telemetry over MQTT 3.1.1, each device its own
 client, and prints sent, acked, failed, msgs/s, points and ack latency.
@@ -21,7 +22,11 @@ flags:
 `
 
 // Command runs `edgevault sim ARGS`; it returns the process exit code.
+// `edgevault sim gateway ARGS` runs gateways instead (RunGateways).
 func Command(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "gateway" {
+		return gatewayCommand(args[1:], stdout, stderr)
+	}
 	opts, asJSON, record, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -69,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON bool, record
 	fs.Float64Var(&o.Rate, "rate", 1, "messages per second per device; 0 = as fast as --inflight allows")
 	fs.DurationVar(&o.Duration, "duration", 0, "how long to publish (0 = until --count or Ctrl-C)")
 	fs.IntVar(&o.Count, "count", 0, "messages per device (0 = no limit)")
-	fs.StringVar(&format, "format", "json", "payload format: json|zigbee2mqtt|tasmota|line|binary")
+	fs.StringVar(&format, "format", "json", "payload format: json|json10|zigbee2mqtt|tasmota|line|binary")
 	fs.UintVar(&qos, "qos", 1, "MQTT QoS: 0, 1 or 2")
 	fs.StringVar(&o.Username, "username", "", "MQTT username")
 	fs.StringVar(&o.Password, "password", "", "MQTT password")

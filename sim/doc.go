@@ -30,6 +30,9 @@
 //	             offset 5 bit 0 motion (other bits zero)
 //	             offset 6 u16 co2 ppm
 //	             5 points; no timestamp (the receiver stamps it).
+//	json10       devices/<id>/telemetry
+//	             json plus "linkquality":120,"motion":true,"voltage":2.98,"dew_point":9.39,"rssi":-50
+//	             10 points (the extra five derived from the walk, for the scale benchmark).
 //
 // # Timestamps
 //

@@ -18,10 +18,13 @@ const (
 	FormatTasmota     Format = "tasmota"
 	FormatLine        Format = "line"
 	FormatBinary      Format = "binary"
+	// FormatJSON10 is json with 10 metrics: the scale benchmark's 10 series
+	// per device.
+	FormatJSON10 Format = "json10"
 )
 
 // Formats lists every supported format.
-var Formats = []Format{FormatJSON, FormatZigbee2MQTT, FormatTasmota, FormatLine, FormatBinary}
+var Formats = []Format{FormatJSON, FormatZigbee2MQTT, FormatTasmota, FormatLine, FormatBinary, FormatJSON10}
 
 // PointsPerMessage is the number of readings one message of the format carries.
 func (f Format) PointsPerMessage() int {
@@ -30,6 +33,8 @@ func (f Format) PointsPerMessage() int {
 		return 2
 	case FormatJSON, FormatZigbee2MQTT, FormatBinary:
 		return 5
+	case FormatJSON10:
+		return 10
 	}
 	return 0
 }
@@ -40,7 +45,7 @@ func (f Format) Valid() bool { return f.PointsPerMessage() > 0 }
 // Topic is the MQTT topic a device publishes the format on.
 func (f Format) Topic(id string) string {
 	switch f {
-	case FormatJSON:
+	case FormatJSON, FormatJSON10:
 		return "devices/" + id + "/telemetry"
 	case FormatZigbee2MQTT:
 		return "zigbee2mqtt/" + id
@@ -112,6 +117,8 @@ func (f Format) Encode(buf []byte, id string, tsMS int64, s Sample) ([]byte, err
 	switch f {
 	case FormatJSON:
 		return appendJSON(buf, tsMS, s), nil
+	case FormatJSON10:
+		return appendJSON10(buf, tsMS, s), nil
 	case FormatZigbee2MQTT:
 		return appendZigbee2MQTT(buf, tsMS, s), nil
 	case FormatTasmota:
@@ -132,6 +139,20 @@ func appendJSON(buf []byte, tsMS int64, s Sample) []byte {
 	buf = appendField(buf, "pressure", s.Pressure)
 	buf = appendIntField(buf, "co2", s.CO2)
 	buf = appendIntField(buf, "battery", s.Battery)
+	return append(buf, '}')
+}
+
+// appendJSON10 adds to json five readings derived from the sample, so the
+// walks (and every other format's payloads) stay as they are.
+func appendJSON10(buf []byte, tsMS int64, s Sample) []byte {
+	buf = appendJSON(buf, tsMS, s)
+	buf = buf[:len(buf)-1] // reopen the object
+	buf = appendIntField(buf, "linkquality", s.LinkQuality)
+	buf = append(buf, `,"motion":`...)
+	buf = strconv.AppendBool(buf, s.Motion)
+	buf = appendField(buf, "voltage", round2(2.4+0.006*float64(s.Battery)))
+	buf = appendField(buf, "dew_point", round2(s.Temperature-(100-s.Humidity)/5))
+	buf = appendIntField(buf, "rssi", s.LinkQuality/2-110)
 	return append(buf, '}')
 }
 

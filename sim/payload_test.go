@@ -26,6 +26,9 @@ func TestEncode(t *testing.T) {
 		{FormatLine, "telegraf/d-1/env", 2,
 			`env,device=d-1 temperature=-3.07,humidity=40.12 1795860000123000000`},
 		{FormatBinary, "sim/d-1/bin", 5, "\xfe\xcd\x0f\xac\x61\x01\x01\x9c"},
+		{FormatJSON10, "devices/d-1/telemetry", 10,
+			`{"ts":1795860000123,"temperature":-3.07,"humidity":40.12,"pressure":1013.25,"co2":412,"battery":97,` +
+				`"linkquality":120,"motion":true,"voltage":2.98,"dew_point":-15.05,"rssi":-50}`},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.name), func(t *testing.T) {

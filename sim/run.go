@@ -45,6 +45,9 @@ type Options struct {
 
 	AckTimeout     time.Duration // per publish; 0 means 10s
 	ConnectTimeout time.Duration // 0 means 10s
+	// ConnectConcurrency bounds the connects in flight at once, as a fleet
+	// that does not connect in the same instant; 0 means all at once.
+	ConnectConcurrency int
 
 	// Record, when set, receives "<device> <ts-ms> ack|fail\n" per publish.
 	Record io.Writer
@@ -146,9 +149,16 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 func connectAll(opts Options) ([]mqtt.Client, error) {
 	clients := make([]mqtt.Client, opts.Devices)
 	errs := make([]error, opts.Devices)
+	n := opts.ConnectConcurrency
+	if n <= 0 {
+		n = opts.Devices
+	}
+	sem := make(chan struct{}, max(n, 1))
 	var wg sync.WaitGroup
 	for i := range clients {
 		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			clients[i], errs[i] = connect(opts, opts.DeviceID(i))
 		})
 	}

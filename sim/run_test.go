@@ -79,11 +79,11 @@ func payloadTS(t *testing.T, f Format, p []byte) (int64, bool) {
 	t.Helper()
 	var m map[string]any
 	switch f {
-	case FormatJSON, FormatZigbee2MQTT:
+	case FormatJSON, FormatJSON10, FormatZigbee2MQTT:
 		if err := json.Unmarshal(p, &m); err != nil {
 			t.Fatalf("payload %q: %v", p, err)
 		}
-		key := map[Format]string{FormatJSON: "ts", FormatZigbee2MQTT: "last_seen"}[f]
+		key := map[Format]string{FormatJSON: "ts", FormatJSON10: "ts", FormatZigbee2MQTT: "last_seen"}[f]
 		return int64(m[key].(float64)), true
 	case FormatLine:
 		fields := strings.Fields(string(p))
@@ -195,6 +195,17 @@ func TestRunRate(t *testing.T) {
 	// 2 devices x 40/s x 0.5s = 40, give or take the first tick and scheduling.
 	if rep.Sent < 30 || rep.Sent > 44 || rep.Acked != rep.Sent {
 		t.Errorf("sent %d acked %d, want about 40 each", rep.Sent, rep.Acked)
+	}
+}
+
+func TestRunConnectConcurrency(t *testing.T) {
+	b := startBroker(t, nil)
+	rep, err := Run(t.Context(), Options{Broker: b.addr, Devices: 5, ConnectConcurrency: 2, Count: 1, QoS: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Acked != 5 || len(b.received()) != 5 {
+		t.Errorf("acked %d, broker received %d; want 5 each", rep.Acked, len(b.received()))
 	}
 }
 
