@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -138,11 +139,14 @@ func TestCountSeriesPages(t *testing.T) {
 		for ts := max(from, 100); ts < 125 && len(pts) < 10; ts++ {
 			pts = append(pts, fmt.Sprintf("[%d,1.5]", ts))
 		}
-		next := 0
+		next := "null"
 		if from+len(pts) < 125 && len(pts) == 10 {
-			next = max(from, 100) + 10
+			next = strconv.Itoa(max(from, 100) + 10)
+			if from > 100 { // the API's form: the next page's path and query
+				next = fmt.Sprintf(`"/api/v1/query?device=d&from=%s&metric=m"`, next)
+			}
 		}
-		fmt.Fprintf(w, `{"points":[%s],"next":%d}`, strings.Join(pts, ","), next)
+		fmt.Fprintf(w, `{"points":[%s],"next":%s}`, strings.Join(pts, ","), next)
 	}))
 	defer srv.Close()
 	n, err := countSeries(t.Context(), srv.Client(), srv.URL, "d", "m", 1, 1000)
@@ -151,6 +155,30 @@ func TestCountSeriesPages(t *testing.T) {
 	}
 	if _, err := countSeries(t.Context(), srv.Client(), srv.URL, "x", "m", 1, 1000); err == nil {
 		t.Fatal("no error for a 400")
+	}
+}
+
+func TestNextFrom(t *testing.T) {
+	tests := []struct {
+		name    string
+		next    string
+		want    int64
+		wantErr bool
+	}{
+		{"absent", ``, 0, false},
+		{"null", `null`, 0, false},
+		{"path", `"/api/v1/query?device=d&from=1795132800123&metric=m"`, 1795132800123, false},
+		{"number", `42`, 42, false},
+		{"path without from", `"/api/v1/query?device=d"`, 0, true},
+		{"object", `{}`, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := nextFrom(json.RawMessage(tt.next))
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("got %d, %v; want %d, err %v", got, err, tt.want, tt.wantErr)
+			}
+		})
 	}
 }
 
@@ -268,6 +296,10 @@ func TestCommandFlags(t *testing.T) {
 		{"unknown", []string{"nope"}, 2, `unknown benchmark "nope"`},
 		{"ingest help", []string{"ingest", "-h"}, 0, "-inflight"},
 		{"write help", []string{"write", "-h"}, 0, "-batch-lines"},
+		{"storage help", []string{"storage", "-h"}, 0, "-influx-settle"},
+		{"scale help", []string{"scale", "-h"}, 0, "-rate"},
+		{"bad storage target", []string{"storage", "--targets", "redis", "--devices", "1", "--seconds", "60"}, 1,
+			`unknown storage target "redis"`},
 		{"bad flag", []string{"ingest", "--nope"}, 2, "flag provided but not defined"},
 		{"extra args", []string{"write", "x"}, 2, "unexpected arguments"},
 		{"bad target", []string{"ingest", "--targets", "redis"}, 1, `unknown ingest target "redis"`},

@@ -20,6 +20,8 @@ const usage = `usage: edgevault bench <benchmark> [flags]
 benchmarks:
   ingest   MQTT QoS 1 ingest, edge node vs Mosquitto (sim load, stored points verified)
   write    InfluxDB line protocol POST /write, edge node vs InfluxDB 1.6
+  storage  one day of 1 Hz data: bytes per point at rest and query latency, edge node vs InfluxDB 1.6
+  scale    1,000 MQTT devices x 10 series at 1 msg/s: peak RSS of the edge node
 
 Peers must be installed: scripts/install-deps.sh.
 Run 'edgevault bench <benchmark> -h' for its flags.
@@ -39,6 +41,10 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		return ingestCommand(ctx, args[1:], stdout, stderr, log)
 	case "write":
 		return writeCommand(ctx, args[1:], stdout, stderr, log)
+	case "storage":
+		return storageCommand(ctx, args[1:], stdout, stderr, log)
+	case "scale":
+		return scaleCommand(ctx, args[1:], stdout, stderr, log)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

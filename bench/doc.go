@@ -3,6 +3,8 @@
 //
 //	edgevault bench ingest   MQTT QoS 1 ingest: the edge node vs Mosquitto
 //	edgevault bench write    InfluxDB line protocol over HTTP: the edge node vs InfluxDB 1.6
+//	edgevault bench storage  one day at 1 Hz: bytes per point at rest and query latency, edge vs InfluxDB 1.6
+//	edgevault bench scale    1,000 MQTT devices x 10 series: peak RSS of the edge node
 //
 // # ingest
 //
@@ -32,6 +34,35 @@
 // free port, reporting and every other service off; the database is created
 // with POST /query), for a fixed number of batches, and reports points/s and
 // the ratio.
+//
+// # storage
+//
+// Generates one day of 1 Hz data for 10 devices x 2 metrics (2-decimal
+// random walks from 21.00 and 45.00, steps of a random multiple of 0.01
+// within +-0.05, seeded): 1,728,000 points, POSTed to /write in 5000-line
+// batches with precision s, first to the edge node, then to influxd. Each
+// target's stored points are counted back. The edge node is then compacted
+// (POST /api/v1/admin/compact); influxd, which has no compaction trigger,
+// runs with cache-snapshot-write-cold-duration 5s and
+// compact-full-write-cold-duration 15s (defaults 10m and 4h) and the bench
+// waits until its WAL is empty and its TSM files have not changed for 30 s.
+// Both are stopped with SIGTERM and measured at rest: sum of file sizes,
+// allocated blocks (du) and the engine's own data files (*.sst, *.tsm); the
+// edge's data dir, influxd's data and wal dirs. Both are restarted on the
+// same directories and measured again (Pebble drops the WAL files it kept
+// for recycling when it opens). Then the raw day of one series and its
+// 1-minute averages are each queried once to warm up and 20 times timed
+// (HTTP wall time to the last byte, over one keep-alive connection); every
+// answer must hold 86,400 points or 1,440 buckets. Neither server reports
+// its own query time.
+//
+// # scale
+//
+// Starts the edge node and connects 1,000 sim devices (at most 64 connects
+// in flight: the broker refuses connects beyond max_pending_connections),
+// each publishing json10 (10 metrics) at 1 msg/s with QoS 1 for 60 s, then
+// checks GET /api/v1/devices lists every device with its 10 series and
+// reports acked msgs/s, publish-to-ack p50/p99 and the node's VmHWM.
 //
 // Every child process is killed and every temp dir removed when the bench
 // ends, on error and on Ctrl-C; children also get SIGKILL if the bench process

@@ -65,3 +65,22 @@ func TestIngestEdge(t *testing.T) {
 		t.Fatalf("edge result %+v", e)
 	}
 }
+
+// TestStorageInflux runs the storage bench against a real influxd on two
+// hours of one device: load, count, stop, measure, restart and both
+// queries with their counts. The compaction wait is cut short.
+func TestStorageInflux(t *testing.T) {
+	needBinary(t, "influxd")
+	res, err := Storage(t.Context(), StorageOptions{Devices: 1, Seconds: 7200, Runs: 2, InfluxSettle: time.Second,
+		Targets: []string{"influxdb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Targets[0]
+	if !m.Verified || m.StoredPoints != 14400 || m.Disk.Allocated == 0 || m.BytesPerPoint == 0 {
+		t.Fatalf("influxdb at rest: %+v", m)
+	}
+	if m.Raw.Points != 7200 || m.Avg.Points != 120 || m.Raw.P50Ms <= 0 || m.Avg.Runs != 2 {
+		t.Fatalf("influxdb queries: raw %+v, avg %+v", m.Raw, m.Avg)
+	}
+}

@@ -24,6 +24,7 @@ var (
 	ErrNotInstalled = errors.New("not installed (run scripts/install-deps.sh)")
 	ErrNotReady     = errors.New("not ready")
 	ErrExited       = errors.New("exited early")
+	ErrNoCleanStop  = errors.New("did not stop on SIGTERM")
 )
 
 // lookPath finds a peer binary, also in the sbin directories Debian installs
@@ -76,19 +77,22 @@ func startProc(name, bin string, args ...string) (*proc, error) {
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
-// stop asks the process to exit (SIGTERM), then kills it after grace.
-func (p *proc) stop(grace time.Duration) {
+// stop asks the process to exit (SIGTERM), then kills it after grace; it
+// reports whether it had to kill.
+func (p *proc) stop(grace time.Duration) (killed bool) {
 	select {
 	case <-p.exited:
-		return
+		return false
 	default:
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
+		return false
 	case <-time.After(grace):
 		p.cmd.Process.Kill()
 		<-p.exited
+		return true
 	}
 }
 
@@ -146,17 +150,33 @@ func peakRSS(pid int) (int64, error) {
 	return parseVmHWM(b)
 }
 
+// rss reads VmHWM (peak) and VmRSS (current) of a live process.
+func rss(pid int) (peak, cur int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("rss: %w", err)
+	}
+	if peak, err = parseVmHWM(b); err != nil {
+		return 0, 0, err
+	}
+	cur, err = parseStatusKB(b, "VmRSS")
+	return peak, cur, err
+}
+
 // parseVmHWM extracts VmHWM in bytes from /proc/PID/status.
-func parseVmHWM(status []byte) (int64, error) {
+func parseVmHWM(status []byte) (int64, error) { return parseStatusKB(status, "VmHWM") }
+
+// parseStatusKB extracts the "key: N kB" line of /proc/PID/status in bytes.
+func parseStatusKB(status []byte, key string) (int64, error) {
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		rest, ok := strings.CutPrefix(sc.Text(), key+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("peak rss: malformed VmHWM line %q", sc.Text())
+			return 0, fmt.Errorf("peak rss: malformed %s line %q", key, sc.Text())
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
@@ -164,7 +184,7 @@ func parseVmHWM(status []byte) (int64, error) {
 		}
 		return kb << 10, nil
 	}
-	return 0, errors.New("peak rss: no VmHWM line")
+	return 0, fmt.Errorf("peak rss: no %s line", key)
 }
 
 // DiskUsage is the size of a directory tree three ways.

@@ -18,11 +18,32 @@ var ErrNoCompact = errors.New("compact endpoint not available")
 // queryPage is the body of GET /api/v1/query for raw points.
 type queryPage struct {
 	Points []json.RawMessage `json:"points"`
-	Next   json.Number       `json:"next"`
+	Next   json.RawMessage   `json:"next"`
+}
+
+// nextFrom is the from of the next page: the API gives next as the path
+// and query of the next page (null when done); a bare number is taken as
+// the from itself. 0 means done.
+func nextFrom(next json.RawMessage) (int64, error) {
+	var path string
+	var n json.Number
+	switch {
+	case len(next) == 0 || string(next) == "null":
+		return 0, nil
+	case json.Unmarshal(next, &path) == nil:
+		u, err := url.Parse(path)
+		if err != nil {
+			return 0, fmt.Errorf("next %q: %w", path, err)
+		}
+		return strconv.ParseInt(u.Query().Get("from"), 10, 64)
+	case json.Unmarshal(next, &n) == nil:
+		return n.Int64()
+	}
+	return 0, fmt.Errorf("next %s: want a path, a number or null", next)
 }
 
 // countSeries counts the points of one series in [from, to) over REST,
-// following the next cursor (the from of the next page; 0 or absent: done).
+// following the next pages.
 func countSeries(ctx context.Context, c *http.Client, base, device, metric string, from, to int64) (int64, error) {
 	var n int64
 	for from != 0 {
@@ -33,7 +54,10 @@ func countSeries(ctx context.Context, c *http.Client, base, device, metric strin
 			return n, fmt.Errorf("query %s/%s: %w", device, metric, err)
 		}
 		n += int64(len(page.Points))
-		next, _ := page.Next.Int64()
+		next, err := nextFrom(page.Next)
+		if err != nil {
+			return n, fmt.Errorf("query %s/%s: %w", device, metric, err)
+		}
 		if next != 0 && next <= from {
 			return n, fmt.Errorf("query %s/%s: next %d does not advance from %d", device, metric, next, from)
 		}

@@ -155,9 +155,23 @@ func (t *WriteTarget) verify(ctx context.Context, base string, series int, from,
 // verifyInflux counts the written points with SELECT count(*): one count
 // per field, which sum to the points.
 func (t *WriteTarget) verifyInflux(ctx context.Context, addr string) error {
-	body, err := influxGet(ctx, addr, "SELECT count(*) FROM bench..env")
+	n, err := influxCount(ctx, addr, "SELECT count(*) FROM bench..env")
 	if err != nil {
 		return err
+	}
+	t.StoredPoints, t.Verified = n, n == t.Points
+	if !t.Verified {
+		t.Notes = append(t.Notes, fmt.Sprintf("stored %d points, wrote %d", n, t.Points))
+	}
+	return nil
+}
+
+// influxCount runs a SELECT count(..) statement and sums every count in
+// the answer.
+func influxCount(ctx context.Context, addr, stmt string) (int64, error) {
+	body, err := influxGet(ctx, addr, stmt)
+	if err != nil {
+		return 0, err
 	}
 	var r struct {
 		Results []struct {
@@ -167,7 +181,7 @@ func (t *WriteTarget) verifyInflux(ctx context.Context, addr string) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&r); err != nil {
-		return fmt.Errorf("decode count: %w", err)
+		return 0, fmt.Errorf("decode count: %w", err)
 	}
 	var n int64
 	for _, res := range r.Results {
@@ -182,11 +196,7 @@ func (t *WriteTarget) verifyInflux(ctx context.Context, addr string) error {
 			}
 		}
 	}
-	t.StoredPoints, t.Verified = n, n == t.Points
-	if !t.Verified {
-		t.Notes = append(t.Notes, fmt.Sprintf("stored %d points, wrote %d", n, t.Points))
-	}
-	return nil
+	return n, nil
 }
 
 // postBatches POSTs every body in turn over one keep-alive connection and
