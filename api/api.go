@@ -16,6 +16,7 @@ import (
 	"github.com/edgevault/edgevault/registry"
 	"github.com/edgevault/edgevault/rules"
 	"github.com/edgevault/edgevault/store"
+	"github.com/edgevault/edgevault/uplink"
 )
 
 // Sentinel errors, mapped to HTTP status by statusOf.
@@ -75,6 +76,7 @@ type Deps struct {
 	Alerts        Alerts
 	Notifications Notifications
 	Commands      Commands
+	Uplink        Uplink       // nil when no cloud is configured
 	Metrics       http.Handler // promhttp
 	Health        func() error
 	Logger        *slog.Logger     // nil means slog.Default()
@@ -130,6 +132,8 @@ var routes = []route{
 	{"GET", "/api/v1/commands", (*server).listCommands},
 	{"GET", "/api/v1/commands/{id}", (*server).getCommand},
 	{"GET", "/api/v1/gateways", (*server).gateways},
+	{"GET", "/api/v1/uplink", (*server).uplinkStatus},
+	{"POST", "/api/v1/uplink/rejected/{seq}/{action}", (*server).uplinkRejected},
 	{"POST", "/write", (*server).write},
 	{"GET", "/ping", (*server).ping},
 	{"HEAD", "/ping", (*server).ping},
@@ -202,7 +206,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, rules.ErrInvalid), errors.Is(err, alerts.ErrBadFilter), errors.Is(err, gateway.ErrInvalid):
 		return http.StatusBadRequest
-	case errors.Is(err, alerts.ErrNotFound), errors.Is(err, gateway.ErrNotFound):
+	case errors.Is(err, alerts.ErrNotFound), errors.Is(err, gateway.ErrNotFound), errors.Is(err, uplink.ErrNotRejected):
 		return http.StatusNotFound
 	case errors.Is(err, ErrNotFound), errors.Is(err, registry.ErrNotFound), errors.Is(err, rules.ErrNotFound):
 		return http.StatusNotFound
@@ -213,7 +217,7 @@ func statusOf(err error) int {
 	case errors.Is(err, ErrTooLarge), errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnavailable), errors.Is(err, registry.ErrClosed),
-		errors.Is(err, store.ErrClosed):
+		errors.Is(err, store.ErrClosed), errors.Is(err, uplink.ErrBacklogFull):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -20,6 +20,7 @@ import (
 	"github.com/edgevault/edgevault/notify"
 	"github.com/edgevault/edgevault/routing"
 	"github.com/edgevault/edgevault/rules"
+	"github.com/edgevault/edgevault/uplink"
 )
 
 // Config is the whole edge node configuration. The zero value of every
@@ -55,6 +56,9 @@ type Config struct {
 	Gateway Gateway `yaml:"gateway"`
 	// Notify configures where alerts are delivered.
 	Notify Notify `yaml:"notify"`
+	// Uplink forwards everything stored to the cloud; off while urls is
+	// empty. Schema in uplink/doc.go.
+	Uplink uplink.Config `yaml:"uplink"`
 	// MemoryLimitBytes is the Go runtime's soft memory limit (default 100
 	// MiB; 0 disables it): the garbage collector works harder near it
 	// instead of letting the heap double. The GOMEMLIMIT environment
@@ -139,6 +143,7 @@ func Default() Config {
 		Gateway:          Gateway{Prefix: "gw", HeartbeatInterval: time.Minute},
 		Log:              Log{Level: "info", Format: "text"},
 		MemoryLimitBytes: 100 << 20,
+		Uplink:           uplink.DefaultConfig(),
 	}
 }
 
@@ -247,6 +252,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.Retention < 0 || c.Store.RollupRetention < 0 {
 		bad("store.retention", "must not be negative")
+	}
+	if err := c.Uplink.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Gateway.Prefix == "" || strings.ContainsAny(c.Gateway.Prefix, "+#") {
 		bad("gateway.prefix", "must be a topic prefix without wildcards, got %q", c.Gateway.Prefix)

@@ -182,12 +182,19 @@ type queryAnswer struct {
 // query returns the raw points of a series over all time as ts -> value.
 func (n *node) query(t *testing.T, device, metric string) map[int64]any {
 	t.Helper()
+	return n.queryPath(t, "/api/v1/query", device, metric)
+}
+
+// queryPath pages through a query API at path (the edge's, or the cloud's
+// for one edge).
+func (n *node) queryPath(t *testing.T, path, device, metric string) map[int64]any {
+	t.Helper()
 	out := map[int64]any{}
 	from := "0"
 	for page := 0; page < 1000; page++ {
 		q := url.Values{"device": {device}, "metric": {metric}, "from": {from}, "to": {"4102444800000"}}
 		var a queryAnswer
-		if code := n.get(t, "/api/v1/query?"+q.Encode(), &a); code != http.StatusOK {
+		if code := n.get(t, path+"?"+q.Encode(), &a); code != http.StatusOK {
 			t.Fatalf("query %s/%s: status %d: %s", device, metric, code, a.Error)
 		}
 		for _, p := range a.Points {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/edgevault/edgevault/broker"
+	"github.com/edgevault/edgevault/batch"
 	"github.com/edgevault/edgevault/gateway"
 	"github.com/edgevault/edgevault/ingest"
 	"github.com/edgevault/edgevault/kv"
@@ -29,7 +30,7 @@ func (n *Node) openGateways(meta kv.Store) error {
 	}
 	g := &gateways{n: n, topics: gateway.Topics{Prefix: n.cfg.Gateway.Prefix}, dec: gateway.Decoder{Frames: frames}}
 	log := n.log.With("component", "gateway")
-	g.cmds = gateway.NewCommands(kv.WithPrefix(meta, "commands/"), g.send,
+	g.cmds = gateway.NewCommands(n.metaFor("commands/", batch.KindCommands), g.send,
 		gateway.CommandOptions{Logger: log, Binary: n.cfg.Gateway.Binary})
 	g.hb = gateway.NewHeartbeats(gateway.HeartbeatOptions{
 		Interval: n.cfg.Gateway.HeartbeatInterval, Send: g.send, OnChange: g.presence,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/edgevault/edgevault/alerts"
 	"github.com/edgevault/edgevault/api"
+	"github.com/edgevault/edgevault/batch"
 	"github.com/edgevault/edgevault/broker"
 	"github.com/edgevault/edgevault/codec"
 	"github.com/edgevault/edgevault/config"
@@ -33,6 +34,7 @@ import (
 	"github.com/edgevault/edgevault/routing"
 	"github.com/edgevault/edgevault/rules"
 	"github.com/edgevault/edgevault/store"
+	"github.com/edgevault/edgevault/uplink"
 )
 
 // Node is a running edge node.
@@ -53,6 +55,10 @@ type Node struct {
 	mqtt   *broker.Broker
 	http   *http.Server
 	httpLn net.Listener
+
+	uplink     *uplink.Outbox // nil without cloud URLs
+	uplinkStop context.CancelFunc
+	uplinkDone chan struct{}
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -79,14 +85,17 @@ func Open(cfg config.Config, log *slog.Logger) (_ *Node, err error) {
 			n.db.Close()
 		}
 	}()
+	if err := n.openUplink(prom); err != nil {
+		return nil, err
+	}
 	meta := n.db.Meta()
-	n.reg, err = registry.New(kv.WithPrefix(meta, "registry/"), registry.Options{
+	n.reg, err = registry.New(n.metaFor("registry/", batch.KindRegistry), registry.Options{
 		OfflineAfter: cfg.Registry.OfflineAfter, Logger: log, Registerer: prom,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}
-	n.dead, err = deadletter.New(kv.WithPrefix(meta, "deadletter/"), deadletter.Options{
+	n.dead, err = deadletter.New(n.metaFor("deadletter/", batch.KindDeadLetters), deadletter.Options{
 		MaxEntries: cfg.DeadLetters.MaxEntries, Registerer: prom,
 	})
 	if err != nil {
@@ -104,6 +113,7 @@ func Open(cfg config.Config, log *slog.Logger) (_ *Node, err error) {
 	n.pipe = ingest.New(n.codecs, n.db, n.dead, n.reg, ingest.Options{
 		Line: cfg.LineProtocol, Logger: log, Registerer: prom, OnStored: n.rules.Observe,
 		Router: n.router, Forward: n.fwd.enqueue, DeviceType: n.deviceType,
+		Admit: n.admit, MarkHigh: n.markHigh,
 	})
 	cfg.MQTT.Store, cfg.MQTT.Registerer = kv.WithPrefix(meta, "mqtt/"), prom
 	if n.mqtt, err = broker.New(cfg.MQTT, brokerHandler{n}, log.With("component", "mqtt")); err != nil {
@@ -143,6 +153,7 @@ func (n *Node) handler(prom *prometheus.Registry) http.Handler {
 		Alerts:        alertDesk{n},
 		Notifications: n.notify,
 		Commands:      commandDesk{n.gw},
+		Uplink:        n.uplinkAPI(),
 		Metrics:       promhttp.HandlerFor(prom, promhttp.HandlerOpts{}),
 		Health:        n.health,
 		Logger:        n.log.With("component", "api"),
@@ -182,6 +193,7 @@ func (n *Node) Start() error {
 	if err := n.gw.cmds.Resume(); err != nil {
 		n.log.Error("resume gateway commands", "err", err)
 	}
+	n.startUplink()
 	go n.housekeeping()
 	return nil
 }
@@ -260,6 +272,7 @@ func (n *Node) Close() error {
 		if err := n.reg.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close registry: %w", err))
 		}
+		n.stopUplink()
 		if err := n.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgevault/edgevault/alerts"
+	"github.com/edgevault/edgevault/batch"
 	"github.com/edgevault/edgevault/kv"
 	"github.com/edgevault/edgevault/notify"
 	"github.com/edgevault/edgevault/point"
@@ -24,7 +25,7 @@ func (n *Node) openAnalytics(meta kv.Store, prom prometheus.Registerer) error {
 		return fmt.Errorf("routing: %w", err)
 	}
 	n.fwd = newForwarder(n.publish, n.log.With("component", "forward"), prom)
-	if n.alerts, err = alerts.New(kv.WithPrefix(meta, "alerts/"), alerts.Options{Registerer: prom, Logger: n.log}); err != nil {
+	if n.alerts, err = alerts.New(n.metaFor("alerts/", batch.KindAlerts), alerts.Options{Registerer: prom, Logger: n.log}); err != nil {
 		return fmt.Errorf("alert history: %w", err)
 	}
 	if n.notify, err = notify.New(n.cfg.Notify.Channels, notify.Options{
@@ -34,7 +35,7 @@ func (n *Node) openAnalytics(meta kv.Store, prom prometheus.Registerer) error {
 	}
 	svc, err := rules.NewService(rules.ServiceOptions{
 		Engine:     rules.Options{Logger: n.log.With("component", "rules"), Meta: n.deviceMeta},
-		Store:      kv.WithPrefix(meta, "rules/"),
+		Store:      n.metaFor("rules/", batch.KindRegistry),
 		Config:     n.cfg.Rules,
 		Append:     n.appendDerived,
 		Alert:      n.onAlert,

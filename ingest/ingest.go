@@ -70,6 +70,8 @@ type Pipeline struct {
 	router   Router
 	forward  func([]routing.Target)
 	devType  func(string) string
+	admit    func() error
+	markHigh func(*point.Reading)
 	log      *slog.Logger
 	now      func() time.Time
 	messages *prometheus.CounterVec
@@ -95,12 +97,20 @@ type Options struct {
 	Router     Router
 	Forward    func([]routing.Target)
 	DeviceType func(device string) string
+	// Admit, when set, is asked before readings are stored; an error (the
+	// uplink's disk budget is full under the block policy) means the
+	// message is refused and not acknowledged.
+	Admit func() error
+	// MarkHigh, when set, is told about readings routed at high uplink
+	// priority.
+	MarkHigh func(r *point.Reading)
 }
 
 // New returns a pipeline over its four collaborators.
 func New(dec Decoder, db Appender, dead DeadLetters, reg Registry, opts Options) *Pipeline {
 	p := &Pipeline{dec: dec, db: db, dead: dead, reg: reg, line: opts.Line, onStored: opts.OnStored,
-		router: opts.Router, forward: opts.Forward, devType: opts.DeviceType, log: opts.Logger, now: opts.Now}
+		router: opts.Router, forward: opts.Forward, devType: opts.DeviceType, admit: opts.Admit,
+		markHigh: opts.MarkHigh, log: opts.Logger, now: opts.Now}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -169,6 +179,13 @@ func (p *Pipeline) route(topic string, readings []point.Reading) []point.Reading
 	if len(d.Forwards) > 0 && p.forward != nil {
 		p.forward(d.Forwards)
 	}
+	if d.Priority != nil && p.markHigh != nil {
+		for i := range readings {
+			if d.PriorityOf(i) == routing.PriorityHigh {
+				p.markHigh(&readings[i])
+			}
+		}
+	}
 	return d.Keep(readings)
 }
 
@@ -195,6 +212,10 @@ func (p *Pipeline) DeadLetter(m Message, contract, reason string) error {
 
 // store appends readings and dead-letters the ones the store rejected.
 func (p *Pipeline) store(m Message, contract string, readings []point.Reading) error {
+	if err := p.admitted(); err != nil {
+		p.log.Warn("ingest refused", "topic", m.Topic, "client", m.ClientID, "err", err)
+		return err
+	}
 	res, err := p.db.Append(readings)
 	if err != nil {
 		p.messages.WithLabelValues("failed").Inc()
@@ -216,6 +237,18 @@ func (p *Pipeline) store(m Message, contract string, readings []point.Reading) e
 	}
 	if res.Stored > 0 {
 		p.observe(m.ClientID, storedOnly(readings, res.Rejected), contract)
+	}
+	return nil
+}
+
+// admitted asks Admit; a refusal is counted as failed.
+func (p *Pipeline) admitted() error {
+	if p.admit == nil {
+		return nil
+	}
+	if err := p.admit(); err != nil {
+		p.messages.WithLabelValues("failed").Inc()
+		return fmt.Errorf("not accepted: %w", err)
 	}
 	return nil
 }
@@ -292,6 +325,9 @@ func (p *Pipeline) WriteLines(ctx context.Context, body []byte, precision string
 	readings = p.route(m.Topic, readings)
 	written := 0
 	if len(readings) > 0 {
+		if err := p.admitted(); err != nil {
+			return 0, err
+		}
 		res, err := p.db.Append(readings)
 		if err != nil {
 			p.messages.WithLabelValues("failed").Inc()

@@ -101,6 +101,7 @@ func (db *DB) commitGroup(reqs []*appendReq) {
 		failAll(reqs, fmt.Errorf("append: %w", err))
 		return
 	}
+	db.feedTail(st)
 	if big {
 		select {
 		case db.kick <- struct{}{}:

@@ -40,6 +40,9 @@ func (db *DB) checkpoint(all bool) error {
 	if db.inflight != 0 {
 		cut = min(cut, db.inflight)
 	}
+	if db.tailOn {
+		cut = min(cut, db.tailPos+1)
+	}
 	if err := b.DeleteRange(walKey(0), walKey(cut), nil); err != nil {
 		return err
 	}

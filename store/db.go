@@ -40,6 +40,12 @@ type DB struct {
 	touched  map[windowRef]struct{} // windows that got a block since the last compaction pass
 	scanAll  bool                   // the next compaction pass scans every block key
 	err      error                  // sticky: an I/O error made the DB unusable
+	tail     TailFunc               // the tail consumer (Tail), nil if none
+	tailOn   bool                   // a tail position is stored (Tail, or found at Open)
+	tailPos  uint64                 // WAL records above it are kept for the tail consumer
+
+	tailMu  sync.Mutex      // serialises Confirm
+	tailBuf []point.Reading // owned by the committer: readings handed to tail
 
 	kick      chan struct{} // asks the maintenance loop for a checkpoint
 	stop      chan struct{}

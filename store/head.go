@@ -18,6 +18,7 @@ type series struct {
 	minT, maxT int64
 	head       head
 	roll       [len(tiers)]openBucket
+	names      *point.Reading // device, metric and tags parsed from key, for Tail
 }
 
 // openBucket is the in-memory rollup bucket that in-order points update.

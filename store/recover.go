@@ -22,6 +22,18 @@ func (db *DB) recover() error {
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("read seq: %w", err)
 	}
+	if v, closer, err := db.pdb.Get(keyTail); err == nil {
+		ok := len(v) == 8
+		if ok {
+			db.tailOn, db.tailPos = true, binary.BigEndian.Uint64(v)
+		}
+		closer.Close()
+		if !ok {
+			return fmt.Errorf("tail position: %w", ErrCorrupt)
+		}
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("read tail position: %w", err)
+	}
 	if err := db.loadSeries(); err != nil {
 		return err
 	}

@@ -86,6 +86,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Jitter returns a random duration in [0, d); default math/rand/v2.
 	Jitter func(d time.Duration) time.Duration
+	// Confirm, when set, is told the WAL position up to which every point
+	// given to Observe is in a persisted batch (store.DB.Confirm).
+	Confirm func(seq uint64) error
 }
 
 type pendKey struct {
@@ -98,6 +101,7 @@ type pending struct {
 	records  [][]byte
 	bytes    int
 	oldest   int64
+	minWAL   uint64 // smallest store WAL seq of its readings (Observe), 0 if none
 }
 
 func (p *pending) count() int { return len(p.readings) + len(p.records) }
@@ -105,16 +109,19 @@ func (p *pending) count() int { return len(p.readings) + len(p.records) }
 // Outbox is the durable queue of batches to the cloud. Enqueue, Flush,
 // Status, Requeue and Discard are safe for concurrent use; Run is called once.
 type Outbox struct {
-	cfg    Config
-	kv     kv.Store
-	seal   Sealer
-	sign   Signer
-	client Doer
-	clock  Clock
-	log    *slog.Logger
-	jitter func(time.Duration) time.Duration
-	met    metrics
-	wake   chan struct{} // a batch was queued or requeued
+	cfg     Config
+	kv      kv.Store
+	seal    Sealer
+	sign    Signer
+	client  Doer
+	clock   Clock
+	log     *slog.Logger
+	jitter  func(time.Duration) time.Duration
+	met     metrics
+	wake    chan struct{} // a batch was queued or requeued
+	cutDue  chan struct{} // Observe filled a pending batch
+	confirm func(uint64) error
+	high    highSet
 
 	cutMu    sync.Mutex // held while cutting, so seq order is persist order
 	reserved uint64     // guarded by cutMu: seqs below it may be used
@@ -128,6 +135,9 @@ type Outbox struct {
 	backlog  int64 // bytes of queued records
 	inflight uint64
 	st       state
+	// Store WAL positions of the tail feed (Observe).
+	walSeen, walConfirmed uint64
+	walFailed             uint64 // smallest WAL seq in a batch that could not be persisted
 
 	// Owned by the sender goroutine.
 	fails      int // consecutive failed attempts
@@ -152,7 +162,7 @@ func Open(cfg Config, s kv.Store, o Options) (*Outbox, error) {
 	}
 	ob := &Outbox{cfg: cfg.withDefaults(), kv: s, seal: o.Sealer, sign: o.Signer,
 		client: o.Client, clock: o.Clock, log: o.Logger, jitter: o.Jitter,
-		wake: make(chan struct{}, 1), pending: map[pendKey]*pending{}, lastCut: map[pendKey]int{}}
+		wake: make(chan struct{}, 1), cutDue: make(chan struct{}, 1), confirm: o.Confirm, pending: map[pendKey]*pending{}, lastCut: map[pendKey]int{}}
 	ob.fillDefaults()
 	if err := ob.load(); err != nil {
 		return nil, fmt.Errorf("open uplink: %w", err)
@@ -353,6 +363,9 @@ func (o *Outbox) cut(want func(pendKey, *pending) bool) error {
 	}
 	if err := o.reserve(next); err != nil {
 		o.met.persistErrors.Add(float64(len(jobs)))
+		for _, j := range jobs {
+			o.persistFailed(j.pb)
+		}
 		o.log.Error("batches lost from uplink", "batches", len(jobs), "err", err)
 		return err
 	}
@@ -360,12 +373,27 @@ func (o *Outbox) cut(want func(pendKey, *pending) bool) error {
 	for _, j := range jobs {
 		if err := o.persist(j.k, j.pb, j.seq); err != nil {
 			o.met.persistErrors.Inc()
+			o.persistFailed(j.pb)
 			o.log.Error("batch lost from uplink", "seq", j.seq, "kind", j.k.kind,
 				"points", j.pb.count(), "err", err)
 			errs = append(errs, err)
 		}
 	}
+	o.confirmWAL()
 	return errors.Join(errs...)
+}
+
+// persistFailed keeps the store's WAL from the points of a batch that could
+// not be persisted: a restart feeds them again.
+func (o *Outbox) persistFailed(pb *pending) {
+	if pb.minWAL == 0 {
+		return
+	}
+	o.mu.Lock()
+	if o.walFailed == 0 || pb.minWAL < o.walFailed {
+		o.walFailed = pb.minWAL
+	}
+	o.mu.Unlock()
 }
 
 // seqReserve is how many sequence numbers one write of key n reserves, so

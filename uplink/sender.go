@@ -32,6 +32,7 @@ func IdempotencyKey(edgeID string, seq uint64) string {
 func (o *Outbox) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { o.flushLoop(ctx) })
+	wg.Go(func() { o.cutLoop(ctx.Done()) })
 	o.sendLoop(ctx)
 	wg.Wait()
 	return o.Flush()

@@ -1,0 +1,179 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgevault/edgevault/api"
+	"github.com/edgevault/edgevault/batch"
+	"github.com/edgevault/edgevault/kv"
+	"github.com/edgevault/edgevault/point"
+	"github.com/edgevault/edgevault/uplink"
+)
+
+// openUplink opens the outbox and makes it the store's tail consumer, so
+// every point stored from now on, and every point stored but not yet in a
+// persisted batch when the node last stopped, goes to the cloud. Without
+// cloud URLs a tail position left by an earlier configuration is dropped,
+// so the store does not keep its WAL for a consumer that is gone.
+func (n *Node) openUplink(prom prometheus.Registerer) error {
+	if len(n.cfg.Uplink.URLs) == 0 {
+		lost, err := n.db.DropTail()
+		if err != nil {
+			return fmt.Errorf("uplink: %w", err)
+		}
+		if lost > 0 {
+			n.log.Warn("uplink not configured: dropped its unsent store position", "unsent_commits", lost)
+		}
+		return nil
+	}
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
+	ob, err := uplink.Open(n.cfg.Uplink, kv.WithPrefix(n.db.Meta(), "uplink/"), uplink.Options{
+		Client: &http.Client{Transport: transport}, Logger: n.log, Registerer: prom, Confirm: n.db.Confirm,
+	})
+	if err != nil {
+		return err
+	}
+	if err := n.db.Tail(ob.Observe); err != nil {
+		return fmt.Errorf("uplink: %w", err)
+	}
+	n.uplink = ob
+	return nil
+}
+
+// startUplink runs the outbox until stopUplink.
+func (n *Node) startUplink() {
+	if n.uplink == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.uplinkStop = cancel
+	n.uplinkDone = make(chan struct{})
+	go func() {
+		defer close(n.uplinkDone)
+		if err := n.uplink.Run(ctx); err != nil {
+			n.log.Error("uplink: final flush", "err", err)
+		}
+	}()
+}
+
+// stopUplink stops sending and persists what is pending, before the store
+// closes.
+func (n *Node) stopUplink() {
+	if n.uplinkStop == nil {
+		return
+	}
+	n.uplinkStop()
+	<-n.uplinkDone
+}
+
+// admit refuses new readings while the uplink's backlog is full under the
+// block policy.
+func (n *Node) admit() error {
+	if n.uplink == nil {
+		return nil
+	}
+	return n.uplink.Admit()
+}
+
+func (n *Node) markHigh(r *point.Reading) {
+	if n.uplink != nil {
+		n.uplink.MarkHigh(r.Device, r.Metric, r.Tags)
+	}
+}
+
+// metaFor is the metadata store of one component under prefix, synced to
+// the cloud as records of kind.
+func (n *Node) metaFor(prefix, kind string) kv.Store {
+	return n.synced(kv.WithPrefix(n.db.Meta(), prefix), prefix, kind)
+}
+
+// uplinkAPI is the API's view of the outbox; nil (503) without one.
+func (n *Node) uplinkAPI() api.Uplink {
+	if n.uplink == nil {
+		return nil
+	}
+	return n.uplink
+}
+
+// synced returns s, or with an uplink a view of s whose every change is
+// also sent to the cloud as a record of kind: the cloud keeps the edge's
+// registry, rules, alerts, commands and dead letters as a change log that a
+// replacement node restores from. name is the meta prefix s lives under.
+// High-priority kinds (alerts, commands) are persisted in the outbox at
+// once; the others with the next batch cut.
+func (n *Node) synced(s kv.Store, name, kind string) kv.Store {
+	if n.uplink == nil {
+		return s
+	}
+	return syncedKV{Store: s, n: n, name: name, kind: kind}
+}
+
+type syncedKV struct {
+	kv.Store
+	n          *Node
+	name, kind string
+}
+
+// Record is one change of the edge's metadata as sent to the cloud: Key is
+// the full key in the edge's metadata (its prefix names the component),
+// Value the stored value, inline when it is JSON, else base64 in ValueB64.
+type Record struct {
+	Op       string          `json:"op"` // put or delete
+	Key      string          `json:"key"`
+	Value    json.RawMessage `json:"value,omitempty"`
+	ValueB64 []byte          `json:"value_b64,omitempty"`
+}
+
+func (s syncedKV) Put(key, value []byte) error {
+	if err := s.Store.Put(key, value); err != nil {
+		return err
+	}
+	r := Record{Op: "put", Key: s.name + string(key)}
+	if json.Valid(value) {
+		r.Value = json.RawMessage(append([]byte(nil), value...))
+	} else {
+		r.ValueB64 = value
+	}
+	s.send(r)
+	return nil
+}
+
+func (s syncedKV) Delete(key []byte) error {
+	if err := s.Store.Delete(key); err != nil {
+		return err
+	}
+	s.send(Record{Op: "delete", Key: s.name + string(key)})
+	return nil
+}
+
+// send queues a record; the change is already durable locally, so a full
+// backlog or a failure is logged and counted by the outbox, not returned.
+func (s syncedKV) send(r Record) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		s.n.log.Error("uplink: encode record", "key", r.Key, "err", err)
+		return
+	}
+	ob := s.n.uplink
+	switch s.kind {
+	case batch.KindAlerts, batch.KindCommands:
+		err = ob.EnqueueNow(s.kind, uplink.PriorityHigh, [][]byte{b})
+	default:
+		err = ob.Enqueue(s.kind, uplink.PriorityBulk, nil, [][]byte{b})
+	}
+	if err != nil {
+		s.n.log.Warn("uplink: record not queued", "kind", s.kind, "key", r.Key, "err", err)
+	}
+}
