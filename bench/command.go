@@ -22,6 +22,8 @@ benchmarks:
   write    InfluxDB line protocol POST /write, edge node vs InfluxDB 1.6
   storage  one day of 1 Hz data: bytes per point at rest and query latency, edge node vs InfluxDB 1.6
   scale    1,000 MQTT devices x 10 series at 1 msg/s: peak RSS of the edge node
+  rules    1,000 active rules: ingest with vs without, alert-to-webhook latency, memory per rule, 10,000-rule load
+  gateways 1,000 gateways x 20 sensors through groups with heartbeats; 10,000 command round trips
 
 Peers must be installed: scripts/install-deps.sh.
 Run 'edgevault bench <benchmark> -h' for its flags.
@@ -45,6 +47,10 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		return storageCommand(ctx, args[1:], stdout, stderr, log)
 	case "scale":
 		return scaleCommand(ctx, args[1:], stdout, stderr, log)
+	case "rules":
+		return rulesCommand(ctx, args[1:], stdout, stderr, log)
+	case "gateways":
+		return gatewaysCommand(ctx, args[1:], stdout, stderr, log)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -5,6 +5,8 @@
 //	edgevault bench write    InfluxDB line protocol over HTTP: the edge node vs InfluxDB 1.6
 //	edgevault bench storage  one day at 1 Hz: bytes per point at rest and query latency, edge vs InfluxDB 1.6
 //	edgevault bench scale    1,000 MQTT devices x 10 series: peak RSS of the edge node
+//	edgevault bench rules    1,000 active rules: ingest with vs without, alert latency, memory, 10,000-rule load
+//	edgevault bench gateways 1,000 gateways x 20 sensors through groups; 10,000 command round trips
 //
 // # ingest
 //
@@ -63,6 +65,63 @@
 // each publishing json10 (10 metrics) at 1 msg/s with QoS 1 for 60 s, then
 // checks GET /api/v1/devices lists every device with its 10 series and
 // reports acked msgs/s, publish-to-ack p50/p99 and the node's VmHWM.
+//
+// # rules
+//
+// Starts the edge node (config generated: http.pprof on, a webhook channel
+// to a local httptest receiver for critical alerts only) without rules
+// (baseline) and with a mix of 1,000 rules (RuleMix: per ten rules four
+// thresholds, two expressions, a 1m tumbling and a 5m/1m hopping window, an
+// any-2-of pattern, a 5m trend or fluctuation; one in ten rules watches
+// every device, the others one device each, so a reading reaches about 24
+// rules) plus one critical probe rule, Rounds times, order alternating.
+// Each run gets the same two loads from 50 sim devices (json, QoS 1,
+// wall-clock timestamps, since older readings would be late for windows
+// once the engine's Tick passed them): 100 msg/s per device for 10 s
+// (paced), then as fast as an inflight window of 16 allows for 10 s
+// (saturating). The ratio of saturating msgs/s with over without rules is
+// the throughput figure; edgevault_rules_dropped_total{stage="input"}
+// says how many stored batches the engine never evaluated (rules never
+// block ingest: a full queue drops the batch for rules).
+//
+// During each load of the rules run, 200 probes spread over the phase
+// publish, from their own MQTT client on 64 probe devices, a reading above
+// the probe rule's threshold (its value carries the probe number) and at
+// once one below it; the latency is from the trigger's Publish call to the
+// arrival of its "triggered" POST at the webhook (publish, durable store,
+// rule queue, engine, alert history, notification queue, HTTP). A probe
+// without its POST within 5 s is lost.
+//
+// Memory: the node's heap after a forced GC (GET /debug/pprof/heap?gc=1,
+// the MemStats at the end of the text profile), after both loads, with
+// minus without rules, per rule: rules, their state (windows, samples,
+// alerts) and what they kept (alert history). A last node starts with
+// 10,000 rules and no traffic: process start to /healthz (config decoding,
+// validation and the compilation of every rule) against the baseline's,
+// its idle heap per rule against the baseline's idle heap, and the time of
+// one POST /api/v1/rules (the service compiles the whole set on a change).
+//
+// # gateways
+//
+// Starts the edge node (config generated: the sim-env contract of the sim
+// gateways, gateway.heartbeat_interval 10s) and runs sim.RunGateways:
+// 1,000 gateways (ids bgw-NNNN, at most 64 connects in flight) of 20
+// sensors each, each sending a JSON group envelope of 20 frames (100
+// readings) every second, 60 reports per gateway with deterministic
+// timestamps, resending what is not acked within 5 s. No backlog means
+// every report acked, none resent, none left unacked or overflowed; the
+// report-to-ack latency is the sim's (first send to ack). Every series of
+// the first 50 gateways is counted back over REST and GET /api/v1/devices
+// must list every sensor with its 5 series.
+//
+// Then 50 answering gateways (cgw-NNNN, reporting every second meanwhile)
+// and 10,000 commands, POST /api/v1/devices/{sensor}/commands from 16
+// workers: the round trip is from the POST to the gateway's
+// command_result passing the node's broker, seen by a subscriber of
+// gw/+/up (the broker routes a publish only after the node handled it, so
+// the command is succeeded by then). The node's own view, created to
+// updated of the succeeded commands (GET /api/v1/commands), is reported
+// beside it.
 //
 // Every child process is killed and every temp dir removed when the bench
 // ends, on error and on Ctrl-C; children also get SIGKILL if the bench process

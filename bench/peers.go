@@ -19,6 +19,7 @@ type peer struct {
 	dir  string // temp dir holding config and data; removed by close
 	addr string // host:port of the benchmarked endpoint (MQTT or HTTP)
 	data string // data directory measured for disk usage
+	conf string // edge config file passed with --config; "" means none
 }
 
 func (p *peer) close() {
@@ -256,7 +257,11 @@ func runEdge(ctx context.Context, p *peer, bin string) (mqttAddr string, err err
 	}
 	mqttAddr = "127.0.0.1:" + strconv.Itoa(mport)
 	p.addr, p.data = "127.0.0.1:"+strconv.Itoa(hport), filepath.Join(p.dir, "data")
-	if p.proc, err = startProc("edgevault edge", bin, "edge", "--data", p.data, "--mqtt", mqttAddr, "--http", p.addr); err != nil {
+	args := []string{"edge", "--data", p.data, "--mqtt", mqttAddr, "--http", p.addr}
+	if p.conf != "" {
+		args = append(args, "--config", p.conf)
+	}
+	if p.proc, err = startProc("edgevault edge", bin, args...); err != nil {
 		return "", err
 	}
 	if err := p.waitHTTP(ctx, "http://"+p.addr+"/healthz", http.StatusOK, 60*time.Second); err != nil {

@@ -1,0 +1,328 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/edgevault/edgevault/rules"
+	"github.com/edgevault/edgevault/sim"
+)
+
+// RulesOptions configure `bench rules`. Zero values take the defaults noted.
+type RulesOptions struct {
+	Rules         int           // active rules in the mix; 0 means 1000
+	FleetEvery    int           // every FleetEvery-th rule watches every device; 0 means 10
+	LoadRules     int           // rules of the load-time run; 0 means 10000
+	Devices       int           // 0 means 50
+	Inflight      int           // per client; 0 means 16
+	Duration      time.Duration // saturating load per run; 0 means 10s
+	PacedDuration time.Duration // paced load per run; 0 means 10s
+	PacedRate     float64       // messages per second per device when paced; 0 means 100
+	Probes        int           // latency probes per phase; 0 means 200
+	ProbeTimeout  time.Duration // 0 means 5s
+	Rounds        int           // baseline and rules runs, order alternating; 0 means 1
+	EdgeBin       string        // "" means os.Executable()
+	Log           *slog.Logger
+}
+
+func (o *RulesOptions) defaults() {
+	o.Rules = orDefault(o.Rules, 1000)
+	o.LoadRules = orDefault(o.LoadRules, 10000)
+	o.FleetEvery = orDefault(o.FleetEvery, 10)
+	o.Devices = orDefault(o.Devices, 50)
+	o.Inflight = orDefault(o.Inflight, 16)
+	o.Duration = orDefault(o.Duration, 10*time.Second)
+	o.PacedDuration = orDefault(o.PacedDuration, 10*time.Second)
+	o.PacedRate = orDefault(o.PacedRate, 100)
+	o.Probes = orDefault(o.Probes, 200)
+	o.ProbeTimeout = orDefault(o.ProbeTimeout, 5*time.Second)
+	o.Rounds = orDefault(o.Rounds, 1)
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// RulesRun is one edge node under the paced then the saturating load,
+// without rules (baseline) or with the mix and the probe rule (rules).
+type RulesRun struct {
+	Name      string        `json:"name"`
+	Round     int           `json:"round"`
+	Rules     int           `json:"rules"`      // loaded, the probe rule included
+	StartupMs float64       `json:"startup_ms"` // process start to /healthz answering 200
+	IdleHeap  HeapStats     `json:"idle_heap"`  // after start, before any load
+	Paced     sim.Report    `json:"paced"`
+	Load      sim.Report    `json:"load"` // saturating
+	Heap      HeapStats     `json:"heap"` // after both loads
+	PeakRSS   int64         `json:"peak_rss_bytes"`
+	Probes    []ProbeResult `json:"probes,omitempty"`
+	// PacedRulesDropped and RulesDropped count batches of stored readings the engine never saw
+	// because its queue was full (edgevault_rules_dropped_total{stage="input"});
+	// a batch is one message's readings.
+	PacedRulesDropped float64  `json:"paced_rules_dropped_batches"` // after the paced load
+	RulesDropped      float64  `json:"rules_dropped_batches"`       // after both loads
+	OutputsDropped    float64  `json:"rules_dropped_outputs"`
+	AlertsRecorded    float64  `json:"alerts_recorded"`
+	RuleErrors        int      `json:"rule_errors"` // rules in the error state at the end
+	Notes             []string `json:"notes,omitempty"`
+}
+
+func (r RulesRun) name() string { return r.Name }
+
+// RulesLoad is the node started with LoadRules rules and no traffic.
+type RulesLoad struct {
+	Rules          int       `json:"rules"`
+	StartupMs      float64   `json:"startup_ms"`
+	ExtraStartupMs float64   `json:"extra_startup_ms"` // minus the median baseline startup
+	IdleHeap       HeapStats `json:"idle_heap"`
+	BytesPerRule   float64   `json:"idle_heap_bytes_per_rule"` // minus the median baseline idle heap
+	PutMs          float64   `json:"put_ms"`                   // one POST /api/v1/rules with Rules loaded
+	Notes          []string  `json:"notes,omitempty"`
+}
+
+// RulesResult is the outcome of `bench rules`.
+type RulesResult struct {
+	Options struct {
+		Rules, LoadRules, Devices, Inflight, Probes, FleetEvery int
+		Seconds, PacedSeconds, PacedRate                        float64
+		Format                                                  string
+		QoS                                                     int
+	} `json:"options"`
+	Mix map[string]int `json:"mix"`
+	// RulesPerReading is how many rules of the mix one reading reaches on
+	// average.
+	RulesPerReading float64    `json:"rules_per_reading"`
+	Runs            []RulesRun `json:"runs"`
+	// Ratio is the median saturating msgs/s with rules over without.
+	Ratio float64 `json:"ratio_rules_baseline"`
+	// ActiveBytesPerRule is the median heap after the loads with rules
+	// minus without, per loaded rule: the rules, their state and what
+	// they produced (alert history, derived series).
+	ActiveBytesPerRule float64   `json:"active_heap_bytes_per_rule"`
+	Load               RulesLoad `json:"load"`
+}
+
+// Rules runs the analytics benchmark: throughput with and without the
+// rule mix, alert latency, memory per rule and the load of many rules.
+func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
+	o.defaults()
+	var res RulesResult
+	res.Options.Rules, res.Options.LoadRules, res.Options.Devices, res.Options.FleetEvery = o.Rules, o.LoadRules, o.Devices, o.FleetEvery
+	res.Options.Inflight, res.Options.Probes, res.Options.Format, res.Options.QoS = o.Inflight, o.Probes, string(sim.FormatJSON), 1
+	res.Options.Seconds, res.Options.PacedSeconds, res.Options.PacedRate = o.Duration.Seconds(), o.PacedDuration.Seconds(), o.PacedRate
+	mix := append(RuleMix(o.Rules, o.Devices, "bench", o.FleetEvery), probeRuleDef())
+	res.Mix, res.RulesPerReading = mixCounts(mix), rulesPerReading(mix, o.Devices, "bench")
+	hook := newHookReceiver()
+	defer hook.close()
+	for round := 1; round <= o.Rounds; round++ {
+		for _, name := range roundOrder([]string{"baseline", "rules"}, round) {
+			var rs []rules.Rule
+			if name == "rules" {
+				rs = mix
+			}
+			run, err := rulesRun(ctx, o, hook, name, rs)
+			if err != nil {
+				return res, fmt.Errorf("%s run: %w", name, err)
+			}
+			run.Round = round
+			res.Runs = append(res.Runs, run)
+		}
+	}
+	res.Ratio = ratio(res.Runs, "rules", "baseline", func(r RulesRun) float64 { return r.Load.MsgsPerSec })
+	heapOf := func(name string) float64 {
+		return medianOf(res.Runs, name, func(r RulesRun) float64 { return float64(r.Heap.HeapAlloc) })
+	}
+	res.ActiveBytesPerRule = (heapOf("rules") - heapOf("baseline")) / float64(len(mix))
+	var err error
+	res.Load, err = rulesLoad(ctx, o, hook, res.Runs)
+	return res, err
+}
+
+func medianOf[T interface{ name() string }](ts []T, name string, f func(T) float64) float64 {
+	var vs []float64
+	for _, t := range ts {
+		if t.name() == name {
+			vs = append(vs, f(t))
+		}
+	}
+	return median(vs)
+}
+
+// rulesRun starts a node with rs and drives it with the paced then the
+// saturating load; with rules, probes run during both.
+func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name string, rs []rules.Rule) (RulesRun, error) {
+	run := RulesRun{Name: name, Rules: len(rs)}
+	o.Log.Info("starting edge node", "run", name, "rules", len(rs))
+	p, mqttAddr, started, err := startEdgeConfig(ctx, o.EdgeBin, EdgeConfig{Rules: rs, WebhookURL: hook.url()})
+	if err != nil {
+		return run, err
+	}
+	defer p.close()
+	run.StartupMs = msOf(time.Since(started))
+	base := "http://" + p.addr
+	if run.IdleHeap, err = heapAfterGC(ctx, base, p.pid()); err != nil {
+		return run, err
+	}
+	var pr *prober
+	if len(rs) > 0 {
+		if pr, err = newProber(mqttAddr, hook, o.ProbeTimeout); err != nil {
+			return run, err
+		}
+		defer pr.close()
+	}
+	// Readings carry the wall clock, as real ones do: the engine's Tick moves
+	// window watermarks to the wall clock, so older readings would be late
+	// and skip the windows. (Two messages of a device within a millisecond
+	// overwrite one point in the store; the rules see both.)
+	paced := sim.Options{Broker: mqttAddr, Devices: o.Devices, Rate: o.PacedRate, Duration: o.PacedDuration,
+		Format: sim.FormatJSON, QoS: 1, Inflight: o.Inflight, Prefix: "bench", Seed: 1}
+	o.Log.Info("paced load", "run", name, "rate", o.PacedRate, "duration", o.PacedDuration)
+	if run.Paced, err = loadWithProbes(ctx, paced, pr, &run, "paced", o); err != nil {
+		return run, err
+	}
+	if run.PacedRulesDropped, err = metricSum(ctx, base, "edgevault_rules_dropped_total", `stage="input"`); err != nil {
+		run.Notes = append(run.Notes, err.Error())
+	}
+	sat := paced
+	sat.Rate, sat.Duration = 0, o.Duration
+	o.Log.Info("saturating load", "run", name, "duration", o.Duration)
+	if run.Load, err = loadWithProbes(ctx, sat, pr, &run, "saturating", o); err != nil {
+		return run, err
+	}
+	run.measureAfter(ctx, base, p.pid())
+	return run, ctx.Err()
+}
+
+// loadWithProbes runs the load and, when pr is set, the probes beside it,
+// spread over the load's duration.
+func loadWithProbes(ctx context.Context, load sim.Options, pr *prober, run *RulesRun, phase string, o RulesOptions) (sim.Report, error) {
+	done := make(chan struct{})
+	probed := make(chan error, 1)
+	if pr != nil {
+		interval := max((load.Duration-time.Second)/time.Duration(o.Probes), 5*time.Millisecond)
+		go func() {
+			if err := sleepUntil(ctx, time.Now().Add(500*time.Millisecond)); err != nil {
+				probed <- err
+				return
+			}
+			res, err := pr.run(ctx, phase, o.Probes, interval, done)
+			run.Probes = append(run.Probes, res)
+			probed <- err
+		}()
+	} else {
+		probed <- nil
+	}
+	rep, err := sim.Run(ctx, load)
+	close(done)
+	if perr := <-probed; err == nil && perr != nil {
+		err = fmt.Errorf("probes: %w", perr)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("%s load: %w", phase, err)
+	}
+	if rep.Failed > 0 {
+		run.Notes = append(run.Notes, fmt.Sprintf("%s load: %d publishes failed", phase, rep.Failed))
+	}
+	return rep, nil
+}
+
+// measureAfter reads the heap, the rules' counters and their states.
+func (run *RulesRun) measureAfter(ctx context.Context, base string, pid int) {
+	note := func(err error) {
+		if err != nil {
+			run.Notes = append(run.Notes, err.Error())
+		}
+	}
+	var err error
+	run.Heap, err = heapAfterGC(ctx, base, pid)
+	note(err)
+	run.PeakRSS, err = peakRSS(pid)
+	note(err)
+	run.RulesDropped, err = metricSum(ctx, base, "edgevault_rules_dropped_total", `stage="input"`)
+	note(err)
+	run.OutputsDropped, err = metricSum(ctx, base, "edgevault_rules_dropped_total", `stage="output"`)
+	note(err)
+	run.AlertsRecorded, err = metricSum(ctx, base, "edgevault_alerts_recorded_total")
+	note(err)
+	if run.Rules > 0 {
+		run.RuleErrors, err = ruleErrors(ctx, base)
+		note(err)
+	}
+}
+
+// ruleErrors counts the rules GET /api/v1/rules lists in the error state.
+func ruleErrors(ctx context.Context, base string) (int, error) {
+	var l struct {
+		Items []struct {
+			Status struct{ State string } `json:"status"`
+		} `json:"items"`
+	}
+	if err := getJSON(ctx, &http.Client{Timeout: time.Minute}, base+"/api/v1/rules", &l); err != nil {
+		return 0, fmt.Errorf("list rules: %w", err)
+	}
+	n := 0
+	for _, it := range l.Items {
+		if it.Status.State == "error" {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// rulesLoad starts a node with LoadRules rules and no traffic: startup
+// time, idle heap, and one rule added over REST (the service compiles the
+// whole set again on every change).
+func rulesLoad(ctx context.Context, o RulesOptions, hook *hookReceiver, runs []RulesRun) (RulesLoad, error) {
+	rs := append(RuleMix(o.LoadRules-1, o.Devices, "bench", o.FleetEvery), probeRuleDef())
+	l := RulesLoad{Rules: len(rs)}
+	o.Log.Info("starting edge node", "run", "load", "rules", len(rs))
+	p, _, started, err := startEdgeConfig(ctx, o.EdgeBin, EdgeConfig{Rules: rs, WebhookURL: hook.url()})
+	if err != nil {
+		return l, err
+	}
+	defer p.close()
+	l.StartupMs = msOf(time.Since(started))
+	l.ExtraStartupMs = l.StartupMs - medianOf(runs, "baseline", func(r RulesRun) float64 { return r.StartupMs })
+	base := "http://" + p.addr
+	if l.IdleHeap, err = heapAfterGC(ctx, base, p.pid()); err != nil {
+		return l, err
+	}
+	idle0 := medianOf(runs, "baseline", func(r RulesRun) float64 { return float64(r.IdleHeap.HeapAlloc) })
+	l.BytesPerRule = (float64(l.IdleHeap.HeapAlloc) - idle0) / float64(len(rs))
+	extra := RuleMix(o.LoadRules+1, o.Devices, "bench", o.FleetEvery)[o.LoadRules]
+	extra.ID = "bench-rest-rule"
+	if l.PutMs, err = postRule(ctx, base, extra); err != nil {
+		l.Notes = append(l.Notes, err.Error())
+	}
+	return l, ctx.Err()
+}
+
+// postRule creates a rule over REST and times the request.
+func postRule(ctx context.Context, base string, r rules.Rule) (float64, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/rules", bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("post rule: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	d := msOf(time.Since(t0))
+	if resp.StatusCode/100 != 2 {
+		return d, fmt.Errorf("post rule: status %s: %s", resp.Status, body)
+	}
+	return d, nil
+}

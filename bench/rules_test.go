@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgevault/edgevault/config"
+	"github.com/edgevault/edgevault/rules"
+)
+
+func TestRuleMix(t *testing.T) {
+	rs := append(RuleMix(1000, 50, "bench", 10), probeRuleDef())
+	if _, err := rules.CompileAll(rs); err != nil {
+		t.Fatal(err)
+	}
+	c := mixCounts(rs)
+	want := map[string]int{"threshold": 401, "expression": 200, "window_tumbling": 100, "window_hopping": 100,
+		"pattern": 100, "trend": 50, "fluctuation": 50}
+	for k, n := range want {
+		if c[k] != n {
+			t.Errorf("%s: %d rules, want %d (mix %v)", k, c[k], n, c)
+		}
+	}
+	// 100 fleet-wide rules (20 per metric, pattern rules on two metrics)
+	// plus 900 rules spread over 50 devices.
+	if got := rulesPerReading(rs, 50, "bench"); got < 20 || got > 30 {
+		t.Errorf("rules per reading %.1f, want 20..30", got)
+	}
+}
+
+// TestEdgeConfigDecodes checks the generated file against the node's own
+// strict config decoding and validation.
+func TestEdgeConfigDecodes(t *testing.T) {
+	conf, err := EdgeConfig{Rules: RuleMix(30, 5, "bench", 3), WebhookURL: "http://127.0.0.1:9/hook",
+		HeartbeatInterval: 10 * time.Second, SimEnv: true}.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	if err := config.Decode(bytes.NewReader(conf), &cfg); err != nil {
+		t.Fatalf("decode: %v\n%s", err, conf)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if len(cfg.Rules) != 30 || len(cfg.Notify.Channels) != 1 || !cfg.HTTP.Pprof || cfg.Gateway.HeartbeatInterval != 10*time.Second {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+func TestParseMemStats(t *testing.T) {
+	prof := "heap profile: 1: 2 [3: 4] @ heap/1048576\n\n# runtime.MemStats\n# Alloc = 123\n# HeapAlloc = 4096\n# HeapInuse = 8192\n"
+	alloc, inuse, err := parseMemStats(strings.NewReader(prof))
+	if err != nil || alloc != 4096 || inuse != 8192 {
+		t.Fatalf("got %d, %d, %v", alloc, inuse, err)
+	}
+	if _, _, err := parseMemStats(strings.NewReader("# Alloc = 1\n")); err == nil {
+		t.Fatal("no error without HeapAlloc")
+	}
+}
+
+func TestSumMetric(t *testing.T) {
+	text := `# HELP edgevault_rules_dropped_total x
+edgevault_rules_dropped_total{stage="input"} 7
+edgevault_rules_dropped_total{stage="output"} 2
+edgevault_rules_dropped_totalx 100
+edgevault_alerts_recorded_total{state="triggered"} 3
+edgevault_alerts_recorded_total{state="resolved"} 1
+`
+	tests := []struct {
+		name   string
+		metric string
+		labels []string
+		want   float64
+	}{
+		{"one label", "edgevault_rules_dropped_total", []string{`stage="input"`}, 7},
+		{"all series", "edgevault_alerts_recorded_total", nil, 4},
+		{"absent", "edgevault_nothing", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := sumMetric(strings.NewReader(text), tt.metric, tt.labels...)
+			if err != nil || got != tt.want {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRulesEdge runs the rules bench at tiny scale against the binary named
+// by EDGEVAULT_BIN.
+func TestRulesEdge(t *testing.T) {
+	bin := os.Getenv("EDGEVAULT_BIN")
+	if bin == "" {
+		t.Skip("EDGEVAULT_BIN not set")
+	}
+	res, err := Rules(t.Context(), RulesOptions{Rules: 40, LoadRules: 100, Devices: 3, Duration: time.Second,
+		PacedDuration: time.Second, PacedRate: 20, Probes: 10, EdgeBin: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 2 || res.Ratio <= 0 {
+		t.Fatalf("runs %+v", res.Runs)
+	}
+	for _, r := range res.Runs {
+		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.Heap.HeapAlloc == 0 || r.StartupMs <= 0 {
+			t.Errorf("%s run %+v", r.Name, r)
+		}
+		if r.Name == "rules" && (len(r.Probes) != 2 || r.Probes[0].Received == 0 || r.RuleErrors != 0) {
+			t.Errorf("rules run probes %+v, errors %d", r.Probes, r.RuleErrors)
+		}
+	}
+	if l := res.Load; l.Rules != 100 || l.StartupMs <= 0 || l.PutMs <= 0 || len(l.Notes) > 0 {
+		t.Errorf("load run %+v", l)
+	}
+}
