@@ -58,7 +58,10 @@
 //
 //	GET  /api/v1/edges/{edge}/query      the edge API's /api/v1/query (same parameters and
 //	                                     answer, served by package api) scoped to one edge
-//	GET  /api/v1/edges/{edge}/records    ?kind=alerts|registry|deadletters|commands&after=seq&limit=
+//	GET  /api/v1/edges/{edge}/records    ?kind=alerts|registry|deadletters|commands&after=seq&after_index=&limit=
+//	                                     the edge's metadata changes in order (edge.Record JSON);
+//	                                     a page may end inside a batch: pass its last seq and index
+//	GET  /api/v1/edges/{edge}/series     the edge's series with their time range
 //	GET  /api/v1/stats                   ?metric=&from=&to=&step=&agg=count,avg,min,max&edge=&device=
 //	                                     per edge and bucket: count, avg, min, max over its series
 //	GET  /api/v1/admin/edges             edges with their source and highest contiguous ack

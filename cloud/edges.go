@@ -113,6 +113,9 @@ type EdgeStatus struct {
 	ID     string `json:"id"`
 	Source string `json:"source"` // "config" or "admin"
 	Acked  uint64 `json:"acked"`  // highest contiguous acknowledged sequence
+	// MaxAcked is the highest acknowledged sequence; a replacement edge node
+	// restored from the cloud numbers its batches after it.
+	MaxAcked uint64 `json:"max_acked"`
 }
 
 func (s *Server) listEdges(w http.ResponseWriter, r *http.Request) error {
@@ -135,7 +138,10 @@ func (s *Server) listEdges(w http.ResponseWriter, r *http.Request) error {
 		e.mu.Lock()
 		set, err := s.ackedOf(e)
 		if err == nil {
-			st.Acked = set.contig
+			st.Acked, st.MaxAcked = set.contig, set.contig
+			if len(set.above) > 0 {
+				st.MaxAcked = set.above[len(set.above)-1]
+			}
 		}
 		e.mu.Unlock()
 		if err != nil {

@@ -54,7 +54,9 @@ type Record struct {
 }
 
 // records serves GET /api/v1/edges/{edge}/records?kind=&after=&limit=, in
-// sequence order; after is the last sequence already seen.
+// sequence order; after is the last sequence already seen, and with
+// after_index the last record seen within it (a page may end inside a
+// batch): the next page starts after (after, after_index).
 func (s *Server) records(w http.ResponseWriter, r *http.Request) error {
 	id, q := r.PathValue("edge"), r.URL.Query()
 	if s.edge(id) == nil {
@@ -67,6 +69,10 @@ func (s *Server) records(w http.ResponseWriter, r *http.Request) error {
 	after, err := uintParam(q.Get("after"), 0)
 	if err != nil {
 		return fmt.Errorf("%w: after: %v", ErrBadRequest, err)
+	}
+	afterIndex, err := uintParam(q.Get("after_index"), 1<<32-1)
+	if err != nil || afterIndex > 1<<32-1 {
+		return fmt.Errorf("%w: after_index: want a record index", ErrBadRequest)
 	}
 	limit, err := uintParam(q.Get("limit"), 1000)
 	if err != nil || limit == 0 || limit > 100_000 {
@@ -81,7 +87,7 @@ func (s *Server) records(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 		rec := Record{Seq: binary.BigEndian.Uint64(k), Index: binary.BigEndian.Uint32(k[8:]), Record: rawOrString(v)}
-		if rec.Seq <= after {
+		if rec.Seq < after || (rec.Seq == after && uint64(rec.Index) <= afterIndex) {
 			return nil
 		}
 		if uint64(len(out)) == limit {
@@ -110,4 +116,45 @@ func rawOrString(v []byte) any {
 		return json.RawMessage(v)
 	}
 	return string(v)
+}
+
+// SeriesInfo is one series of an edge in GET .../series; Tags exclude the
+// edge tag.
+type SeriesInfo struct {
+	Device string            `json:"device"`
+	Metric string            `json:"metric"`
+	Tags   map[string]string `json:"tags,omitempty"`
+	Kind   string            `json:"kind"`
+	MinT   int64             `json:"min_t"` // Unix ms of the oldest point (0 if none)
+	MaxT   int64             `json:"max_t"` // Unix ms of the newest point (0 if none)
+}
+
+// edgeSeries serves GET /api/v1/edges/{edge}/series: every series stored
+// for the edge, for browsing and for restoring a replacement edge node.
+func (s *Server) edgeSeries(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("edge")
+	if s.edge(id) == nil {
+		return fmt.Errorf("%w: edge %q", ErrNotFound, id)
+	}
+	out := []SeriesInfo{}
+	for _, si := range s.db.Series() {
+		var mine bool
+		var tags map[string]string
+		for _, t := range si.Tags {
+			if t.Key == EdgeTag {
+				mine = t.Value == id
+				continue
+			}
+			if tags == nil {
+				tags = map[string]string{}
+			}
+			tags[t.Key] = t.Value
+		}
+		if mine {
+			out = append(out, SeriesInfo{Device: si.Device, Metric: si.Metric, Tags: tags,
+				Kind: si.Kind.String(), MinT: si.MinT, MaxT: si.MaxT})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -117,6 +117,7 @@ func (s *Server) routes() http.Handler {
 	h("POST /api/v1/ingest", s.ingest)
 	h("GET /api/v1/edges/{edge}/query", s.edgeQuery)
 	h("GET /api/v1/edges/{edge}/records", s.records)
+	h("GET /api/v1/edges/{edge}/series", s.edgeSeries)
 	h("GET /api/v1/stats", s.stats)
 	h("GET /api/v1/admin/edges", s.listEdges)
 	h("POST /api/v1/admin/edges", s.registerEdge)

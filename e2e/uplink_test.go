@@ -23,6 +23,8 @@ const (
 	testEdgeID  = "home-1"
 	testSignKey = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
 	testDataKey = "d47ad47ad47ad47ad47ad47ad47ad47ad47ad47ad47ad47ad47ad47ad47ad47a"
+	// testAdminToken guards the cloud's admin routes.
+	testAdminToken = "e2e-admin-token"
 )
 
 // cloudProc is one running `edgevault cloud`.
@@ -37,7 +39,8 @@ type cloudProc struct {
 func startCloud(t *testing.T, data string, extra ...string) *cloudProc {
 	t.Helper()
 	conf := filepath.Join(t.TempDir(), "cloud.yaml")
-	yaml := fmt.Sprintf("edges:\n  - {id: %s, sign_key: %q, data_key: %q}\n", testEdgeID, testSignKey, testDataKey)
+	yaml := fmt.Sprintf("admin_token: %s\nedges:\n  - {id: %s, sign_key: %q, data_key: %q}\n",
+		testAdminToken, testEdgeID, testSignKey, testDataKey)
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -105,10 +108,10 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // Fault modes of the proxy between the edge and the cloud.
 const (
-	passThrough  int32 = iota
-	cloudDown          // connection closed at once, nothing reaches the cloud
-	commitThen5xx      // the cloud stores the batch, the edge gets a 502
-	commitThenReset    // the cloud stores the batch, the edge's connection is reset
+	passThrough     int32 = iota
+	cloudDown             // connection closed at once, nothing reaches the cloud
+	commitThen5xx         // the cloud stores the batch, the edge gets a 502
+	commitThenReset       // the cloud stores the batch, the edge's connection is reset
 )
 
 // faultProxy stands where the edge thinks the cloud is; it forwards to the
@@ -189,7 +192,7 @@ func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 
 // edgeConfig writes an edge config whose uplink points at url with short
 // timings, so faults and recoveries happen within the test.
-func edgeConfig(t *testing.T, url string) string {
+func edgeConfig(t *testing.T, url string, extra ...string) string {
 	t.Helper()
 	conf := filepath.Join(t.TempDir(), "edge.yaml")
 	yaml := fmt.Sprintf(`uplink:
@@ -202,7 +205,7 @@ func edgeConfig(t *testing.T, url string) string {
   timeout: 2s
   backoff_min: 50ms
   backoff_max: 300ms
-`, url, testEdgeID, testSignKey, testDataKey)
+`, url, testEdgeID, testSignKey, testDataKey) + strings.Join(extra, "")
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

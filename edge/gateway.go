@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/edgevault/edgevault/broker"
 	"github.com/edgevault/edgevault/batch"
+	"github.com/edgevault/edgevault/broker"
 	"github.com/edgevault/edgevault/gateway"
 	"github.com/edgevault/edgevault/ingest"
 	"github.com/edgevault/edgevault/kv"

@@ -12,8 +12,11 @@ import (
 
 	"github.com/edgevault/edgevault/api"
 	"github.com/edgevault/edgevault/batch"
+	"github.com/edgevault/edgevault/codec"
 	"github.com/edgevault/edgevault/kv"
 	"github.com/edgevault/edgevault/point"
+	"github.com/edgevault/edgevault/routing"
+	"github.com/edgevault/edgevault/rules"
 	"github.com/edgevault/edgevault/uplink"
 )
 
@@ -49,7 +52,29 @@ func (n *Node) openUplink(prom prometheus.Registerer) error {
 		return fmt.Errorf("uplink: %w", err)
 	}
 	n.uplink = ob
+	n.syncConfig()
 	return nil
+}
+
+// ConfigKey is the metadata key under which the edge sends its declared
+// contracts, rules and routing to the cloud (a replacement node restores
+// them as a config file). Channels are not sent: they hold secrets.
+const ConfigKey = "config/edge"
+
+// SyncedConfig is the value of ConfigKey.
+type SyncedConfig struct {
+	Contracts []codec.Contract `json:"contracts,omitempty"`
+	Rules     []rules.Rule     `json:"rules,omitempty"`
+	Routing   []routing.Rule   `json:"routing,omitempty"`
+}
+
+func (n *Node) syncConfig() {
+	b, err := json.Marshal(SyncedConfig{Contracts: n.cfg.Contracts, Rules: n.cfg.Rules, Routing: n.cfg.Routing})
+	if err != nil {
+		n.log.Warn("uplink: encode config", "err", err)
+		return
+	}
+	syncedKV{n: n, kind: batch.KindRegistry}.send(Record{Op: "put", Key: ConfigKey, Value: b})
 }
 
 // startUplink runs the outbox until stopUplink.

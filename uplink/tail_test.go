@@ -61,7 +61,9 @@ func TestTailSurvivesCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	start(t, ob)
-	eventually(t, clk, step, func() bool { return c.storedCount() >= 1 && ob.Status().PendingPoints == 0 && ob.Status().BacklogBatches == 0 })
+	eventually(t, clk, step, func() bool {
+		return c.storedCount() >= 1 && ob.Status().PendingPoints == 0 && ob.Status().BacklogBatches == 0
+	})
 	assertExactlyOnce(t, c, 26)
 }
 

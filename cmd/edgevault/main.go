@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgevault/edgevault/bench"
 	"github.com/edgevault/edgevault/cloud"
+	"github.com/edgevault/edgevault/resync"
 	"github.com/edgevault/edgevault/sim"
 )
 
@@ -22,6 +23,7 @@ commands:
   cloud     run the cloud service (ingest from edge nodes, query and statistics)
   sim       simulate devices publishing over MQTT
   bench     run the reproducible benchmarks (see BENCHMARKS.md)
+  restore   with --from-cloud URL --edge ID, rebuild a data directory from the cloud
   passwd    print the bcrypt hash of a password for the mqtt.users config
   version   print the version
 
@@ -46,6 +48,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return sim.Command(rest, stdout, stderr)
 	case "bench":
 		return bench.Command(rest, stdout, stderr)
+	case "restore":
+		if resync.IsCloudRestore(rest) {
+			return resync.Command(rest, stdout, stderr)
+		}
+		fmt.Fprintln(stderr, "edgevault restore: --from-cloud URL --edge ID is required")
+		return 2
 	case "passwd":
 		return passwdCommand(rest, os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
