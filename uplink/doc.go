@@ -1,14 +1,30 @@
 // Package uplink is the edge node's durable outbox to the cloud.
 //
-// The ingest path calls Outbox.Enqueue after readings are durable in the
-// local store. Enqueue only appends to an in-memory pending batch per kind and
-// priority; a pending batch is cut when it reaches Config.BatchPoints or
-// Config.BatchBytes (by the Enqueue that fills it) or at the next flush tick
-// (Config.FlushInterval). Cutting assigns the next sequence number, seals the
-// batch (zstd + AES-256-GCM, see package batch) and writes it to the kv.Store
-// before the sender can see it. Readings still pending in memory when the
-// process dies are in the local store but not in the outbox; Run flushes them
-// on a clean stop.
+// Telemetry reaches the outbox through the local store's tail
+// (store.DB.Tail): Observe gets the points of every group commit, in commit
+// order, once they are durable locally, and only copies them into the
+// in-memory pending batch of their priority (routing rules with
+// uplink_priority: high mark series with MarkHigh). Other records (metadata
+// changes of the registry, rules, alerts, commands, dead letters) come
+// through Enqueue, or EnqueueNow, which also persists their batch at once. A
+// pending batch is cut when it reaches Config.BatchPoints or
+// Config.BatchBytes (on the outbox's own goroutine for Observe, off the
+// commit path) or at the next flush tick (Config.FlushInterval). Cutting
+// assigns the next sequence number, seals the batch (zstd + AES-256-GCM, see
+// package batch) and writes it to the kv.Store before the sender can see it.
+//
+// # Nothing lost between the store and the outbox
+//
+// After each cut the outbox confirms to the store (Options.Confirm,
+// store.DB.Confirm) the highest commit whose points are all in persisted
+// batches: everything observed, except what is still pending or was in a
+// batch that could not be persisted. The store keeps the WAL records above
+// the confirmed position and feeds them again after a restart, so points that
+// were only pending in memory when the process was killed are sent after all.
+// A crash between persisting a batch and confirming sends some points twice;
+// the cloud keeps one value per series and timestamp, so they are stored
+// once. Admit is asked before readings are stored: under the block policy a
+// full backlog refuses them (the publish is not acknowledged).
 //
 // # Keys
 //
