@@ -29,7 +29,7 @@ func TestDeliversInOrderExactlyOnce(t *testing.T) {
 	}
 	assertExactlyOnce(t, c, 250)
 	st := ob.Status()
-	if st.SentBatches != 25 || st.SentPoints != 250 || st.LastAckedSeq != 25 || st.LastSuccess.IsZero() {
+	if st.SentBatches != 25 || st.SentPoints != 250 || st.LastAckedSeq != 25 || st.LastSuccess.IsZero() || st.BacklogBytes != 0 {
 		t.Errorf("status = %+v", st)
 	}
 }

@@ -281,8 +281,8 @@ func (o *Outbox) forget(m meta) {
 	q := o.queues[m.Priority]
 	for i := range q {
 		if q[i].Seq == m.Seq {
+			o.backlog -= q[i].Size // before the slice shifts over q[i]
 			o.queues[m.Priority] = append(q[:i], q[i+1:]...)
-			o.backlog -= q[i].Size
 			return
 		}
 	}
