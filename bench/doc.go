@@ -84,7 +84,8 @@
 // says how many stored batches the engine never evaluated (rules never
 // block ingest: a full queue drops the batch for rules).
 //
-// During each load of the rules run, 200 probes spread over the phase
+// Before the loads (idle, 10 ms apart) and during each load of the rules
+// run, 200 probes spread over the phase
 // publish, from their own MQTT client on 64 probe devices, a reading above
 // the probe rule's threshold (its value carries the probe number) and at
 // once one below it; the latency is from the trigger's Publish call to the

@@ -154,7 +154,7 @@ func medianOf[T interface{ name() string }](ts []T, name string, f func(T) float
 }
 
 // rulesRun starts a node with rs and drives it with the paced then the
-// saturating load; with rules, probes run during both.
+// saturating load; with rules, probes run before (idle) and during both.
 func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name string, rs []rules.Rule) (RulesRun, error) {
 	run := RulesRun{Name: name, Rules: len(rs)}
 	o.Log.Info("starting edge node", "run", name, "rules", len(rs))
@@ -179,6 +179,16 @@ func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name stri
 	// window watermarks to the wall clock, so older readings would be late
 	// and skip the windows. (Two messages of a device within a millisecond
 	// overwrite one point in the store; the rules see both.)
+	if pr != nil {
+		// Idle: the pipeline's own latency, without queueing behind a load.
+		idle := make(chan struct{})
+		close(idle)
+		res, err := pr.run(ctx, "idle", o.Probes, 10*time.Millisecond, idle)
+		if err != nil {
+			return run, fmt.Errorf("idle probes: %w", err)
+		}
+		run.Probes = append(run.Probes, res)
+	}
 	paced := sim.Options{Broker: mqttAddr, Devices: o.Devices, Rate: o.PacedRate, Duration: o.PacedDuration,
 		Format: sim.FormatJSON, QoS: 1, Inflight: o.Inflight, Prefix: "bench", Seed: 1}
 	o.Log.Info("paced load", "run", name, "rate", o.PacedRate, "duration", o.PacedDuration)

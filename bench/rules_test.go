@@ -109,7 +109,7 @@ func TestRulesEdge(t *testing.T) {
 		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.Heap.HeapAlloc == 0 || r.StartupMs <= 0 {
 			t.Errorf("%s run %+v", r.Name, r)
 		}
-		if r.Name == "rules" && (len(r.Probes) != 2 || r.Probes[0].Received == 0 || r.RuleErrors != 0) {
+		if r.Name == "rules" && (len(r.Probes) != 3 || r.Probes[0].Received == 0 || r.RuleErrors != 0) {
 			t.Errorf("rules run probes %+v, errors %d", r.Probes, r.RuleErrors)
 		}
 	}
