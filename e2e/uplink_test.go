@@ -38,9 +38,15 @@ type cloudProc struct {
 // testEdgeID registered, and waits until it listens.
 func startCloud(t *testing.T, data string, extra ...string) *cloudProc {
 	t.Helper()
+	return startCloudYAML(t, data, "", extra...)
+}
+
+// startCloudYAML is startCloud with more lines in the cloud's config.
+func startCloudYAML(t *testing.T, data, extraYAML string, extra ...string) *cloudProc {
+	t.Helper()
 	conf := filepath.Join(t.TempDir(), "cloud.yaml")
 	yaml := fmt.Sprintf("admin_token: %s\nedges:\n  - {id: %s, sign_key: %q, data_key: %q}\n",
-		testAdminToken, testEdgeID, testSignKey, testDataKey)
+		testAdminToken, testEdgeID, testSignKey, testDataKey) + extraYAML
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,13 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +44,17 @@ func (n *Node) openUplink(prom prometheus.Registerer) error {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
+	}
+	if f := n.cfg.Uplink.CAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("uplink.ca_file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("uplink.ca_file: %s: no PEM certificate", f)
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
 	ob, err := uplink.Open(n.cfg.Uplink, kv.WithPrefix(n.db.Meta(), "uplink/"), uplink.Options{
 		Client: &http.Client{Transport: transport}, Logger: n.log, Registerer: prom, Confirm: n.db.Confirm,

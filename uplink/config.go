@@ -30,6 +30,9 @@ type Config struct {
 	// over REST does not leak them.
 	SignKey string `yaml:"sign_key" json:"-"`
 	DataKey string `yaml:"data_key" json:"-"`
+	// CAFile is a PEM bundle of the CAs that sign the cloud's TLS
+	// certificate, for a cloud with its own CA; empty uses the system roots.
+	CAFile string `yaml:"ca_file" json:"ca_file,omitempty"`
 	// BatchPoints and BatchBytes cut a batch (default 10000 points, 1 MiB
 	// estimated before compression).
 	BatchPoints int `yaml:"batch_points" json:"batch_points"`
