@@ -22,8 +22,11 @@ import (
 	"github.com/edgevault/edgevault/batch"
 )
 
-func TestAdminEdges(t *testing.T) {
-	e := newEnv(t, nil)
+func TestAdminEdges(t *testing.T) { testAdminEdges(t, nil) }
+
+// testAdminEdges runs on the embedded store (mod nil) or another backend.
+func testAdminEdges(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	post := func(token string, ec any) int {
 		raw, _ := json.Marshal(ec)
 		req := httptest.NewRequest("POST", "/api/v1/admin/edges", bytes.NewReader(raw))

@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// Command runs `edgevault cloud [--config file] [--data dir] [--http addr]`
-// until SIGINT or SIGTERM and returns the exit code.
+// Command runs `edgevault cloud [--config file] [--data dir] [--http addr]
+// [--postgres url]` until SIGINT or SIGTERM and returns the exit code.
 func Command(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -30,11 +30,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	cfgPath := fs.String("config", "", "YAML configuration file")
 	data := fs.String("data", "", "data directory (overrides the config)")
 	addr := fs.String("http", "", "listen address (overrides the config)")
+	pg := fs.String("postgres", "", "store in PostgreSQL at this URL (overrides the config's storage)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	cfg, err := loadFlags(*cfgPath, *data, *addr)
+	cfg, err := loadFlags(*cfgPath, *data, *addr, *pg)
 	if err != nil {
 		log.Error("cloud: config", "err", err)
 		return 2
@@ -46,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	return 0
 }
 
-func loadFlags(path, data, addr string) (Config, error) {
+func loadFlags(path, data, addr, pg string) (Config, error) {
 	var cfg Config
 	var err error
 	if path != "" {
@@ -61,6 +62,10 @@ func loadFlags(path, data, addr string) (Config, error) {
 	}
 	if addr != "" {
 		cfg.HTTP = addr
+	}
+	if pg != "" {
+		cfg.Storage.Backend, cfg.Storage.Postgres.URL = BackendPostgres, pg
+		return cfg, cfg.Storage.validate()
 	}
 	return cfg, nil
 }
@@ -85,7 +90,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, 
 		errc <- hs.Serve(ln)
 	}()
 	fmt.Fprintf(stdout, "edgevault cloud listening on %s\n", ln.Addr())
-	log.Info("cloud: listening", "addr", ln.Addr().String(), "data", cfg.Data, "tls", cfg.TLS.Cert != "")
+	log.Info("cloud: listening", "addr", ln.Addr().String(), "storage", cfg.Storage.Backend,
+		"data", cfg.Data, "tls", cfg.TLS.Cert != "")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

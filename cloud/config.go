@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgevault/edgevault/batch"
+	"github.com/edgevault/edgevault/cloud/pgstore"
 )
 
 // Config is the cloud service configuration. The zero value of every field
@@ -23,6 +24,9 @@ type Config struct {
 	HTTP string `yaml:"http"`
 	// Data is the directory of the embedded store (default ./cloud-data).
 	Data string `yaml:"data"`
+	// Storage selects the backend: the embedded store under Data (default)
+	// or PostgreSQL.
+	Storage Storage `yaml:"storage"`
 	// TLS serves HTTPS when both files are set.
 	TLS TLS `yaml:"tls"`
 	// AdminToken enables the admin routes for "Authorization: Bearer
@@ -42,6 +46,34 @@ type Config struct {
 	// Edges are the edge nodes allowed to upload; more can be registered
 	// at run time with POST /api/v1/admin/edges.
 	Edges []EdgeConfig `yaml:"edges"`
+}
+
+// Storage backends (Storage.Backend).
+const (
+	BackendEmbedded = "embedded"
+	BackendPostgres = "postgres"
+)
+
+// Storage is the storage section of the configuration.
+type Storage struct {
+	// Backend is "embedded" (default) or "postgres".
+	Backend string `yaml:"backend"`
+	// Postgres configures the postgres backend (see package pgstore).
+	Postgres pgstore.Config `yaml:"postgres"`
+}
+
+func (st *Storage) validate() error {
+	switch st.Backend {
+	case "", BackendEmbedded:
+		st.Backend = BackendEmbedded
+		return nil
+	case BackendPostgres:
+		if err := st.Postgres.Validate(); err != nil {
+			return fmt.Errorf("%w: storage.postgres: %v", ErrConfig, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: storage.backend: want %q or %q, got %q", ErrConfig, BackendEmbedded, BackendPostgres, st.Backend)
 }
 
 // TLS names a certificate and its key, PEM files.
@@ -113,6 +145,9 @@ func (c *Config) fillDefaults() {
 func (c *Config) validate() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return fmt.Errorf("%w: tls: set both cert and key", ErrConfig)
+	}
+	if err := c.Storage.validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i, e := range c.Edges {

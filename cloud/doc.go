@@ -4,13 +4,15 @@
 //
 // # Storage
 //
-// This session has one backend, the embedded store (store.DB under
+// Two backends sit behind the Backend interface, chosen by storage.backend
+// in the config. The default, embedded, is the store (store.DB under
 // <data>/store, fsync on every group commit, since an acknowledgement is a
 // promise to the edge). All edges share one store: one Pebble instance, one
 // WAL and one cache scale to thousands of edges where a store per edge
-// would not. Every reading is stored with the extra tag _edge=<edge id>
-// (EdgeTag); a reading that already carries that tag is refused and counted.
-// The Backend interface is the seam for the PostgreSQL backend.
+// would not. postgres (package pgstore) keeps the same data in PostgreSQL,
+// which several cloud processes may share. Every reading is stored with the
+// extra tag _edge=<edge id> (EdgeTag); a reading that already carries that
+// tag is refused and counted.
 //
 // The store's metadata (Meta) holds, under these keys:
 //
@@ -49,6 +51,14 @@
 //	413 too_large        body over MaxBody, payload inflating past MaxRaw (zstd bomb), too many items
 //	400 undecodable      body does not decode or decrypt, header/request mismatch, unknown kind
 //	400 bad_request      sequence 0
+//
+// With a SharedBackend (PostgreSQL) the edge's lock only orders the
+// batches one process handles: the set is read afresh for every batch and
+// the sequence is added to the stored set atomically (UpdateMeta), so two
+// processes acknowledging batches of one edge lose nothing; a batch both
+// store at once is stored twice, which changes nothing. An edge registered
+// at one process is looked up in Meta by the others when it first calls;
+// re-keying reaches the other processes when they restart.
 //
 // Nonces are remembered in memory for twice the skew, so a restarted cloud
 // accepts a replay of a request from the last minutes once; the idempotent

@@ -43,6 +43,38 @@ func (s *Server) loadEdges() error {
 	return nil
 }
 
+// loadEdge registers an edge that another process sharing the backend
+// registered after this one started; nil if there is none. Its keys are
+// read once: re-keying it over another process's API reaches this process
+// at its next start.
+func (s *Server) loadEdge(id string) *edge {
+	if !edgeIDRe.MatchString(id) {
+		return nil
+	}
+	raw, err := s.db.Meta().Get([]byte(metaEdge + id))
+	if err != nil {
+		if !errors.Is(err, kv.ErrNotFound) {
+			s.log.Warn("load edge", "edge", id, "err", err)
+		}
+		return nil
+	}
+	var ec EdgeConfig
+	err = json.Unmarshal(raw, &ec)
+	k, kerr := ec.keys()
+	if err = errors.Join(err, kerr); err != nil || ec.ID != id {
+		s.log.Warn("load edge: bad record", "edge", id, "err", err)
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.edges[id]; e != nil {
+		return e
+	}
+	e := &edge{id: id, keys: k}
+	s.edges[id] = e
+	return e
+}
+
 // RegisterEdge adds or re-keys an edge and persists it. It reports whether
 // the edge is new. Edges from the config file cannot be changed here.
 func (s *Server) RegisterEdge(ec EdgeConfig) (created bool, err error) {
@@ -153,9 +185,10 @@ func (s *Server) listEdges(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ackedOf loads e's acknowledged set once. Callers hold e.mu.
+// ackedOf loads e's acknowledged set, once unless the backend is shared
+// (other processes add to it). Callers hold e.mu.
 func (s *Server) ackedOf(e *edge) (*ackSet, error) {
-	if e.acked != nil {
+	if e.acked != nil && s.shared == nil {
 		return e.acked, nil
 	}
 	raw, err := s.db.Meta().Get([]byte(metaAcked + e.id))
@@ -171,4 +204,34 @@ func (s *Server) ackedOf(e *edge) (*ackSet, error) {
 	}
 	e.acked = set
 	return set, nil
+}
+
+// saveAcked adds seq to e's acknowledged set and stores the set. Callers
+// hold e.mu.
+func (s *Server) saveAcked(e *edge, seq uint64) error {
+	key := []byte(metaAcked + e.id)
+	if s.shared == nil {
+		e.acked.add(seq)
+		return s.db.Meta().Put(key, e.acked.encode())
+	}
+	// Other processes may have added sequences since the set was read: add
+	// seq to the stored set, not to ours.
+	var set *ackSet
+	err := s.shared.UpdateMeta(key, func(old []byte) ([]byte, error) {
+		set = &ackSet{}
+		if old != nil {
+			var err error
+			if set, err = decodeAckSet(old); err != nil {
+				return nil, fmt.Errorf("acked set of %q: %w", e.id, err)
+			}
+		}
+		set.add(seq)
+		return set.encode(), nil
+	})
+	if err != nil {
+		e.acked = nil
+		return err
+	}
+	e.acked = set
+	return nil
 }

@@ -93,8 +93,7 @@ func (s *Server) apply(ctx context.Context, id string, seq uint64, body []byte) 
 	if err != nil {
 		return IngestResult{}, err
 	}
-	acked.add(seq)
-	if err := s.db.Meta().Put([]byte(metaAcked+id), acked.encode()); err != nil {
+	if err := s.saveAcked(e, seq); err != nil {
 		return IngestResult{}, fmt.Errorf("save acked set: %w", err)
 	}
 	res.Acked = seq

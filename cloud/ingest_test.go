@@ -91,8 +91,11 @@ func TestIngestSecurity(t *testing.T) {
 	}
 }
 
-func TestIngestReplay(t *testing.T) {
-	e := newEnv(t, nil)
+func TestIngestReplay(t *testing.T) { testIngestReplay(t, nil) }
+
+// testIngestReplay runs on the embedded store (mod nil) or another backend.
+func testIngestReplay(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	k := keysOf(1)
 	body := seal(t, "e1", 1, k, walk("d1", 10, 20))
 	req := signed(t, "e1", 1, k, body, e.now)
@@ -110,8 +113,11 @@ func TestIngestReplay(t *testing.T) {
 	}
 }
 
-func TestIdempotentRetry(t *testing.T) {
-	e := newEnv(t, nil)
+func TestIdempotentRetry(t *testing.T) { testIdempotentRetry(t, nil) }
+
+// testIdempotentRetry runs on the embedded store (mod nil) or another backend.
+func testIdempotentRetry(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	rs := walk("d1", 500, 20)
 	code, res := e.send("e1", 1, 1, rs)
 	if code != 200 || res.Acked != 1 || res.Stored != 500 || res.Duplicate {
@@ -133,8 +139,11 @@ func TestIdempotentRetry(t *testing.T) {
 
 // TestStoreTwiceChangesNothing stores a batch again as after a crash between the
 // store write and saving the acked set: nothing is duplicated.
-func TestStoreTwiceChangesNothing(t *testing.T) {
-	e := newEnv(t, nil)
+func TestStoreTwiceChangesNothing(t *testing.T) { testStoreTwiceChangesNothing(t, nil) }
+
+// testStoreTwiceChangesNothing runs on the embedded store (mod nil) or another backend.
+func testStoreTwiceChangesNothing(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	rs := walk("d1", 300, 20)
 	if code, _ := e.send("e1", 1, 1, rs); code != 200 {
 		t.Fatal(code)
@@ -154,8 +163,11 @@ func TestStoreTwiceChangesNothing(t *testing.T) {
 	}
 }
 
-func TestOutOfOrderSequences(t *testing.T) {
-	e := newEnv(t, nil)
+func TestOutOfOrderSequences(t *testing.T) { testOutOfOrderSequences(t, nil) }
+
+// testOutOfOrderSequences runs on the embedded store (mod nil) or another backend.
+func testOutOfOrderSequences(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	for _, seq := range []uint64{3, 1, 2, 5} {
 		if code, res := e.send("e1", seq, 1, walk("d1", 3, float64(seq))); code != 200 || res.Acked != seq {
 			t.Fatalf("seq %d = %d %+v", seq, code, res)
@@ -171,8 +183,11 @@ func TestOutOfOrderSequences(t *testing.T) {
 	}
 }
 
-func TestRejectedReadingsAcked(t *testing.T) {
-	e := newEnv(t, nil)
+func TestRejectedReadingsAcked(t *testing.T) { testRejectedReadingsAcked(t, nil) }
+
+// testRejectedReadingsAcked runs on the embedded store (mod nil) or another backend.
+func testRejectedReadingsAcked(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	rs := []point.Reading{
 		{Device: "d1", Metric: "temp", Time: 1, Value: point.Float(1)},
 		{Device: "d1", Metric: "temp", Tags: []point.Tag{{Key: EdgeTag, Value: "forged"}}, Time: 2, Value: point.Float(2)},
@@ -184,8 +199,11 @@ func TestRejectedReadingsAcked(t *testing.T) {
 	}
 }
 
-func TestRecords(t *testing.T) {
-	e := newEnv(t, nil)
+func TestRecords(t *testing.T) { testRecords(t, nil) }
+
+// testRecords runs on the embedded store (mod nil) or another backend.
+func testRecords(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	k := keysOf(1)
 	recs := [][]byte{[]byte(`{"alert":"hot"}`), []byte("not json")}
 	for seq := uint64(1); seq <= 2; seq++ {

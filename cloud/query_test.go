@@ -16,8 +16,11 @@ import (
 	"github.com/edgevault/edgevault/point"
 )
 
-func TestQueryBack(t *testing.T) {
-	e := newEnv(t, nil)
+func TestQueryBack(t *testing.T) { testQueryBack(t, nil) }
+
+// testQueryBack runs on the embedded store (mod nil) or another backend.
+func testQueryBack(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	a := walk("d1", 120, 20)
 	b := walk("d1", 60, 100) // same series name on another edge
 	if code, _ := e.send("e1", 1, 1, a); code != 200 {
@@ -56,8 +59,11 @@ func TestQueryBack(t *testing.T) {
 	}
 }
 
-func TestStats(t *testing.T) {
-	e := newEnv(t, nil)
+func TestStats(t *testing.T) { testStats(t, nil) }
+
+// testStats runs on the embedded store (mod nil) or another backend.
+func testStats(t *testing.T, mod func(*Config)) {
+	e := newEnv(t, mod)
 	mk := func(dev string, vals ...float64) []point.Reading {
 		var rs []point.Reading
 		for i, v := range vals {
@@ -102,8 +108,13 @@ func TestStats(t *testing.T) {
 
 // BenchmarkIngest seals, signs and posts 10,000-point batches to the cloud
 // over loopback HTTP (edge and cloud share the CPU, as in a drain test).
-func BenchmarkIngest(b *testing.B) {
-	e := newEnv(b, nil)
+func BenchmarkIngest(b *testing.B) { benchIngest(b, nil) }
+
+// BenchmarkIngestPostgres is BenchmarkIngest on the PostgreSQL backend.
+func BenchmarkIngestPostgres(b *testing.B) { benchIngest(b, onPostgres(b)) }
+
+func benchIngest(b *testing.B, mod func(*Config)) {
+	e := newEnv(b, mod)
 	ts := httptest.NewServer(e.srv.Handler())
 	defer ts.Close()
 	k := keysOf(1)

@@ -15,19 +15,30 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgevault/edgevault/batch"
+	"github.com/edgevault/edgevault/cloud/pgstore"
 	"github.com/edgevault/edgevault/kv"
 	"github.com/edgevault/edgevault/point"
 	"github.com/edgevault/edgevault/store"
 )
 
 // Backend is the storage the cloud writes batches to and answers queries
-// from. *store.DB is the embedded backend; a PostgreSQL one comes later.
+// from: *store.DB (embedded) or *pgstore.DB (PostgreSQL).
 type Backend interface {
 	Append(rs []point.Reading) (store.AppendResult, error)
 	Query(ctx context.Context, q store.Query) (store.Result, error)
 	Series() []store.SeriesInfo
 	Meta() kv.Store
 	Close() error
+}
+
+// SharedBackend is a Backend that several cloud processes may use at once
+// (PostgreSQL). The server then reads an edge's acknowledged set afresh for
+// every batch, adds a sequence with UpdateMeta, which runs fn on the stored
+// value atomically against the other processes, and looks up in Meta an
+// edge another process registered.
+type SharedBackend interface {
+	Backend
+	UpdateMeta(key []byte, fn func(old []byte) ([]byte, error)) error
 }
 
 // Options are the seams tests replace. The zero value is production.
@@ -42,6 +53,7 @@ type Options struct {
 type Server struct {
 	cfg     Config
 	db      Backend
+	shared  SharedBackend // db when other processes may share it, else nil
 	now     func() time.Time
 	log     *slog.Logger
 	nonces  *batch.MemNonces
@@ -83,13 +95,13 @@ func Open(cfg Config, opts Options) (*Server, error) {
 	s.nonces = batch.NewMemNonces(2 * cfg.Skew)
 	s.slots = make(chan struct{}, cfg.MaxConcurrent)
 	if s.db == nil {
-		db, err := store.Open(filepath.Join(cfg.Data, "store"), store.Options{
-			Fsync: store.FsyncAlways, Now: s.now, Logger: s.log})
+		db, err := openBackend(cfg, s.now, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("open cloud: %w", err)
 		}
 		s.db = db
 	}
+	s.shared, _ = s.db.(SharedBackend)
 	if err := s.loadEdges(); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("open cloud: %w", err)
@@ -97,6 +109,17 @@ func Open(cfg Config, opts Options) (*Server, error) {
 	s.metrics = newMetrics()
 	s.handler = s.routes()
 	return s, nil
+}
+
+// openBackend opens the backend the config names.
+func openBackend(cfg Config, now func() time.Time, log *slog.Logger) (Backend, error) {
+	if cfg.Storage.Backend == BackendPostgres {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return pgstore.Open(ctx, cfg.Storage.Postgres, log)
+	}
+	return store.Open(filepath.Join(cfg.Data, "store"), store.Options{
+		Fsync: store.FsyncAlways, Now: now, Logger: log})
 }
 
 // Close closes the backend.
@@ -130,18 +153,23 @@ func (s *Server) routes() http.Handler {
 
 // lookup gives VerifyRequest the keys of an edge.
 func (s *Server) lookup(id string) (batch.Keys, bool) {
+	e := s.edge(id)
+	if e == nil {
+		return batch.Keys{}, false
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if e := s.edges[id]; e != nil {
-		return e.keys, true
-	}
-	return batch.Keys{}, false
+	return e.keys, true
 }
 
 func (s *Server) edge(id string) *edge {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.edges[id]
+	e := s.edges[id]
+	s.mu.RUnlock()
+	if e == nil && s.shared != nil {
+		return s.loadEdge(id)
+	}
+	return e
 }
 
 // Sentinel errors of the HTTP API that batch does not already name.

@@ -1,7 +1,9 @@
 #!/bin/sh
 # install-deps.sh installs the external programs that edgevault's tests and
-# benchmarks start as peers: Mosquitto (MQTT broker), its clients, and
-# InfluxDB 1.6 (Debian's influxdb package).
+# benchmarks start as peers: Mosquitto (MQTT broker), its clients,
+# InfluxDB 1.6 (Debian's influxdb package) and PostgreSQL (Debian's
+# postgresql package: the server binaries under /usr/lib/postgresql/<v>/bin,
+# which internal/pgtest runs as throwaway clusters).
 #
 # It is idempotent: packages already installed are skipped, and `apt-get
 # update` runs at most once, only when something has to be installed. It
@@ -11,7 +13,7 @@
 # Usage: scripts/install-deps.sh   (as root, or with sudo available)
 set -eu
 
-PKGS="mosquitto mosquitto-clients influxdb"
+PKGS="mosquitto mosquitto-clients influxdb postgresql"
 
 if [ "$(id -u)" -eq 0 ]; then
 	SUDO=""
@@ -60,4 +62,6 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-reco
 for b in mosquitto influxd; do
 	command -v "$b" >/dev/null 2>&1 || { echo "install-deps: $b not on PATH after install" >&2; exit 1; }
 done
+# Debian keeps the PostgreSQL server binaries off PATH.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "install-deps: initdb missing after install" >&2; exit 1; }
 echo "install-deps: done"
