@@ -40,8 +40,25 @@ type GatewayOptions struct {
 	Step  int64
 
 	// AckTimeout is how long a report waits for the platform's ack before
-	// it is resent with the same message id; 0 means 5s.
+	// its first resend with the same message id; 0 means 5s. Each further
+	// resend waits twice as long as the one before, up to MaxBackoff, and
+	// every wait is shortened by a random part of up to Jitter, so the
+	// resends of reports sent together spread out instead of arriving at a
+	// slow platform in a burst.
 	AckTimeout time.Duration
+	// MaxBackoff caps the wait between two sends of a report; 0 means
+	// 8 x AckTimeout.
+	MaxBackoff time.Duration
+	// Jitter is the fraction of each resend wait drawn at random (the wait
+	// is d x (1 - Jitter x u), u uniform in [0,1)); 0 means 0.2, negative
+	// none.
+	Jitter float64
+	// MaxInFlight bounds the reports sent and not yet acknowledged on the
+	// current connection; later reports wait in the buffer, unsent, until
+	// acks free a slot. 0 means 8, negative no limit. With the backoff it
+	// keeps a gateway's load on a platform that falls behind bounded, so a
+	// slow platform is not driven into collapse by resends.
+	MaxInFlight int
 	// Buffer bounds the unacknowledged reports a gateway keeps; when it is
 	// full the oldest is dropped (counted as overflow). 0 means 1000.
 	Buffer int
@@ -81,6 +98,9 @@ func (o GatewayOptions) withDefaults() (GatewayOptions, error) {
 	o.Prefix = cmp0(o.Prefix, "gw")
 	o.Step = cmp0(o.Step, o.Interval.Milliseconds())
 	o.AckTimeout = cmp0(o.AckTimeout, 5*time.Second)
+	o.MaxBackoff = max(cmp0(o.MaxBackoff, 8*o.AckTimeout), o.AckTimeout)
+	o.Jitter = cmp0(o.Jitter, 0.2)
+	o.MaxInFlight = cmp0(o.MaxInFlight, 8)
 	o.Buffer = cmp0(o.Buffer, 1000)
 	o.Drain = cmp0(o.Drain, 3*time.Second)
 	o.ReconnectDelay = cmp0(o.ReconnectDelay, time.Second)
@@ -101,6 +121,8 @@ func (o GatewayOptions) withDefaults() (GatewayOptions, error) {
 		return o, fmt.Errorf("%w: %d sensors (limit %d per gateway)", ErrOptions, o.Sensors, gateway.MaxItems)
 	case o.Count < 0 || o.Buffer < 0 || o.Interval < 0 || o.Step < 0:
 		return o, fmt.Errorf("%w: negative count, buffer, interval or step", ErrOptions)
+	case o.Jitter >= 1:
+		return o, fmt.Errorf("%w: jitter %v must be below 1", ErrOptions, o.Jitter)
 	case !prob(f.Drop) || !prob(f.Delay) || !prob(f.Disconnect):
 		return o, fmt.Errorf("%w: flaky fractions must be within 0..1", ErrOptions)
 	case !gateway.ValidGatewayID(o.GatewayID(o.Gateways - 1)):
@@ -141,6 +163,7 @@ type GatewayReport struct {
 	Sent      int64 `json:"sent"`      // reports sent at least once
 	Acked     int64 `json:"acked"`     // reports acknowledged by the platform
 	Resent    int64 `json:"resent"`    // sends after the first, same message id
+	Held      int64 `json:"held"`      // reports that waited for an in-flight slot before their first send
 	Buffered  int64 `json:"buffered"`  // reports made while disconnected
 	Overflow  int64 `json:"overflow"`  // reports dropped from a full buffer, never acked
 	Unacked   int64 `json:"unacked"`   // reports still unacknowledged at the end
@@ -167,10 +190,10 @@ type GatewayReport struct {
 
 // gwStats is what one gateway counted; only its loop touches it.
 type gwStats struct {
-	envelopes, reports, sent, acked, resent, buffered, overflow, unacked int64
-	dropped, delayed, disconnects, reconnects, hbIn, hbOut               int64
-	commands, executed, duplicates                                       int64
-	lat                                                                  []time.Duration
+	envelopes, reports, sent, acked, resent, held, buffered, overflow, unacked int64
+	dropped, delayed, disconnects, reconnects, hbIn, hbOut                     int64
+	commands, executed, duplicates                                             int64
+	lat                                                                        []time.Duration
 }
 
 // RunGateways runs Gateways simulated gateways until Duration passes, Count
@@ -230,6 +253,7 @@ func summarizeGateways(opts GatewayOptions, elapsed time.Duration, gws []*gwStat
 		r.Sent += s.sent
 		r.Acked += s.acked
 		r.Resent += s.resent
+		r.Held += s.held
 		r.Buffered += s.buffered
 		r.Overflow += s.overflow
 		r.Unacked += s.unacked

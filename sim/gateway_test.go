@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -255,5 +256,82 @@ func BenchmarkGatewayReport(b *testing.B) {
 				b.SetBytes(int64(len(r.payload)))
 			}
 		})
+	}
+}
+
+func TestGatewayResendBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		jitter float64
+		want   []time.Duration // waits after send 1, 2, ...
+	}{
+		{"doubles up to the cap", -1, []time.Duration{100, 200, 400, 800, 800, 800}},
+		{"jitter only shortens", 0.5, []time.Duration{100, 200, 400, 800, 800, 800}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := GatewayOptions{Broker: "x:1", AckTimeout: 100 * time.Millisecond, MaxBackoff: 800 * time.Millisecond,
+				Jitter: tc.jitter}.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newSimGateway(o, 0)
+			for n, want := range tc.want {
+				want *= time.Millisecond
+				got := g.resendWait(n + 1)
+				if lo := want - time.Duration(max(tc.jitter, 0)*float64(want)); got < lo || got > want {
+					t.Errorf("wait after send %d: %v, want within [%v, %v]", n+1, got, lo, want)
+				}
+			}
+		})
+	}
+}
+
+// TestGatewayBoundsReportsInFlight: a platform that acks nothing sees at
+// most MaxInFlight distinct reports and spaced resends, not every report
+// resent every ack timeout.
+func TestGatewayBoundsReportsInFlight(t *testing.T) {
+	p := startPlatform(t)
+	o := gwTestOpts(p)
+	o.Count, o.MaxInFlight, o.AckTimeout, o.Drain = 20, 3, 100*time.Millisecond, 600*time.Millisecond
+	gw := o.GatewayID(0)
+	for k := range o.Count {
+		p.leaveUnacked(gw, strconv.Itoa(k), 1000)
+	}
+	rep, err := RunGateways(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range p.received(gw, gateway.TypeGroup) {
+		seen[e.ID] = true
+	}
+	if len(seen) != 3 || !seen["0"] || !seen["1"] || !seen["2"] {
+		t.Errorf("platform saw reports %v, want only the first 3", slices.Sorted(maps.Keys(seen)))
+	}
+	if rep.Sent != 3 || rep.Held != 17 || rep.Unacked != 20 {
+		t.Errorf("sent %d held %d unacked %d, want 3 17 20", rep.Sent, rep.Held, rep.Unacked)
+	}
+	// About 1 s of reporting and draining: without backoff each of the 3
+	// would be resent every 100 ms (about 30 resends); with it at most 4
+	// each (100, 200, 400, 800 ms).
+	if rep.Resent == 0 || rep.Resent > 12 {
+		t.Errorf("resent %d, want 1..12 with exponential backoff", rep.Resent)
+	}
+}
+
+// TestGatewayInFlightSlotsRefillOnAck: held reports go out as acks come in.
+func TestGatewayInFlightSlotsRefillOnAck(t *testing.T) {
+	p := startPlatform(t)
+	o := gwTestOpts(p)
+	o.Count, o.MaxInFlight, o.Interval = 30, 2, 2*time.Millisecond
+	rep, err := RunGateways(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Acked != 30 || rep.Unacked != 0 || rep.Resent != 0 {
+		t.Errorf("report %+v: want 30 acked, none resent", rep)
+	}
+	if got, want := p.storedPoints(), expectedPoints(o, 30); !samePoints(got, want) {
+		t.Errorf("stored %d points, want %d", len(got), len(want))
 	}
 }

@@ -19,7 +19,8 @@ const gatewayUsage = `usage: edgevault sim gateway [flags]
 Simulates gateways: each is one MQTT client (client id = username = gateway
 id) that reports the binary sim-env frames of its sensors as group envelopes
 on <topic-prefix>/<id>/up, keeps every report until the platform acks it on
-<topic-prefix>/<id>/down (resending it with the same id), answers heartbeats
+<topic-prefix>/<id>/down (resending it with the same id, with exponential
+backoff, at most --max-in-flight at once), answers heartbeats
 and executes commands once per command id.
 
 flags:
@@ -74,7 +75,9 @@ func parseGatewayFlags(args []string, stderr io.Writer) (o GatewayOptions, asJSO
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed for the readings and the flaky link")
 	fs.Int64Var(&o.Start, "start", 0, "deterministic timestamps: first report's ts in Unix ms (0 = wall clock)")
 	fs.Int64Var(&o.Step, "step", 0, "with --start: ms between a gateway's reports (default --interval)")
-	fs.DurationVar(&o.AckTimeout, "ack-timeout", 0, "resend a report not acked within this (default 5s)")
+	fs.DurationVar(&o.AckTimeout, "ack-timeout", 0, "first resend of a report not acked within this (default 5s), then exponential backoff")
+	fs.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest wait between two sends of a report (default 8 x --ack-timeout)")
+	fs.IntVar(&o.MaxInFlight, "max-in-flight", 8, "unacked reports sent at once per gateway; later ones wait (-1 = no limit)")
 	fs.IntVar(&o.Buffer, "buffer", 1000, "max unacked reports kept per gateway (oldest dropped beyond)")
 	fs.DurationVar(&o.Drain, "drain", 0, "after the last report, wait this long for acks (default 3s)")
 	fs.IntVar(&o.ConnectConcurrency, "connect-concurrency", 100, "connects in flight at once (0 = all)")
@@ -111,7 +114,7 @@ func WriteGatewaySummary(w io.Writer, r GatewayReport) {
 	}
 	fmt.Fprintf(w, "gateways    %d x %d sensors, %s envelopes, %.2fs\n", r.Gateways, r.Sensors, form, r.Seconds)
 	fmt.Fprintf(w, "envelopes   %d sent (%d dropped, %d delayed by the link)\n", r.Envelopes, r.Dropped, r.Delayed)
-	fmt.Fprintf(w, "reports     %d made, %d sent, %d acked (%d points), %d resent\n", r.Reports, r.Sent, r.Acked, r.PointsAcked, r.Resent)
+	fmt.Fprintf(w, "reports     %d made, %d sent, %d acked (%d points), %d resent, %d held\n", r.Reports, r.Sent, r.Acked, r.PointsAcked, r.Resent, r.Held)
 	fmt.Fprintf(w, "buffer      %d buffered while down, %d overflowed, %d unacked at the end\n", r.Buffered, r.Overflow, r.Unacked)
 	fmt.Fprintf(w, "link        %d disconnects, %d reconnects\n", r.Disconnects, r.Reconnects)
 	fmt.Fprintf(w, "heartbeats  %d received, %d sent\n", r.HeartbeatsIn, r.HeartbeatsOut)

@@ -24,6 +24,7 @@ type simGateway struct {
 	up, down string
 	log      *slog.Logger
 	rng      *rand.Rand // the flaky link's dice
+	jit      *rand.Rand // resend jitter, apart so the link's dice stay as seeded
 
 	walkers []*walker
 	sensors []string
@@ -39,6 +40,7 @@ type simGateway struct {
 
 	next      int          // index of the next report
 	outbox    []*outReport // unacknowledged reports, oldest first
+	inFlight  int          // reports of outbox sent on the current connection
 	executed  map[string]map[string]any
 	execOrder []string
 	st        gwStats
@@ -57,7 +59,10 @@ type outReport struct {
 	payload  []byte
 	created  time.Time
 	lastSent time.Time // zero: not sent yet
+	due      time.Time // next resend, while in flight
 	sends    int
+	inFlight bool // sent on the current connection, not acknowledged
+	held     bool // counted once as held back by MaxInFlight
 }
 
 func newSimGateway(opts GatewayOptions, index int) *simGateway {
@@ -66,6 +71,7 @@ func newSimGateway(opts GatewayOptions, index int) *simGateway {
 		opts: opts, id: id, up: opts.Topics.Up(id), down: opts.Topics.Down(id),
 		log:      opts.Logger.With("gateway", id),
 		rng:      rand.New(rand.NewPCG(opts.Seed^0x9e3779b97f4a7c15, uint64(index))),
+		jit:      rand.New(rand.NewPCG(opts.Seed^0x6a09e667f3bcc909, uint64(index))),
 		inbox:    make(chan inMsg, 256),
 		done:     make(chan struct{}),
 		executed: map[string]map[string]any{},
@@ -88,7 +94,8 @@ func (g *simGateway) deliver(m inMsg) {
 }
 
 // connect dials the broker, subscribes to the down topic, then says hello
-// with a heartbeat and sends every buffered report.
+// with a heartbeat and sends the oldest buffered reports, as many as
+// MaxInFlight allows.
 func (g *simGateway) connect() error {
 	g.gen++
 	gen := g.gen
@@ -116,9 +123,7 @@ func (g *simGateway) connect() error {
 	}
 	g.client = c
 	g.heartbeat("hb-" + g.id + "-" + fmt.Sprint(g.opts.Now().UnixMilli()))
-	for _, r := range g.outbox {
-		g.send(r)
-	}
+	g.fill()
 	return nil
 }
 
@@ -129,6 +134,10 @@ func (g *simGateway) disconnected(wait time.Duration) {
 		g.client = nil
 	}
 	g.gen++ // events of the old connection are stale now
+	for _, r := range g.outbox {
+		r.inFlight = false // lost with the connection: sent again on the next one
+	}
+	g.inFlight = 0
 	g.st.disconnects++
 	g.redial = time.NewTimer(wait)
 }

@@ -50,8 +50,9 @@ func (g *simGateway) run(prod context.Context) {
 	}
 }
 
-// tick makes the next report and sends it, or buffers it while
-// disconnected; the flaky link may drop the connection first.
+// tick makes the next report and sends it when MaxInFlight allows, or
+// buffers it while disconnected; the flaky link may drop the connection
+// first.
 func (g *simGateway) tick() {
 	if f := g.opts.Flaky; g.client != nil && f.Disconnect > 0 && g.rng.Float64() < f.Disconnect {
 		g.log.Debug("sim gateway: flaky disconnect", "down", f.Down)
@@ -60,7 +61,7 @@ func (g *simGateway) tick() {
 	r := g.makeReport()
 	g.st.reports++
 	if len(g.outbox) >= g.opts.Buffer {
-		g.outbox = slices.Delete(g.outbox, 0, 1)
+		g.drop(0)
 		g.st.overflow++
 	}
 	g.outbox = append(g.outbox, r)
@@ -68,7 +69,36 @@ func (g *simGateway) tick() {
 		g.st.buffered++
 		return
 	}
-	g.send(r)
+	g.fill()
+	if !r.inFlight {
+		r.held = true
+		g.st.held++
+	}
+}
+
+// drop removes outbox[i], acknowledged or overflowed.
+func (g *simGateway) drop(i int) *outReport {
+	r := g.outbox[i]
+	if r.inFlight {
+		g.inFlight--
+	}
+	g.outbox = slices.Delete(g.outbox, i, i+1)
+	return r
+}
+
+// fill sends the oldest reports not in flight while MaxInFlight allows.
+func (g *simGateway) fill() {
+	if g.client == nil {
+		return
+	}
+	for _, r := range g.outbox {
+		if g.opts.MaxInFlight > 0 && g.inFlight >= g.opts.MaxInFlight {
+			return
+		}
+		if !r.inFlight {
+			g.send(r)
+		}
+	}
 }
 
 // makeReport builds the group envelope of every sensor's next frame.
@@ -93,7 +123,8 @@ func (g *simGateway) makeReport() *outReport {
 	return &outReport{id: id, payload: g.encode(env), created: now}
 }
 
-// send publishes a report, first time or again with the same id.
+// send publishes a report, first time or again with the same id, and
+// schedules its next resend.
 func (g *simGateway) send(r *outReport) {
 	if r.sends == 0 {
 		g.st.sent++
@@ -102,17 +133,38 @@ func (g *simGateway) send(r *outReport) {
 	}
 	r.sends++
 	r.lastSent = g.opts.Now()
+	r.due = r.lastSent.Add(g.resendWait(r.sends))
+	if !r.inFlight {
+		r.inFlight = true
+		g.inFlight++
+	}
 	g.publish(r.payload)
 }
 
-// resendDue resends the reports whose ack is overdue, oldest first.
+// resendWait is how long a report sent n times (n >= 1) waits for its ack
+// before the next send: AckTimeout doubled for every send after the first,
+// capped at MaxBackoff, less up to Jitter of it at random.
+func (g *simGateway) resendWait(n int) time.Duration {
+	d := g.opts.AckTimeout
+	for i := 1; i < n && d < g.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, g.opts.MaxBackoff)
+	if j := g.opts.Jitter; j > 0 {
+		d -= time.Duration(j * g.jit.Float64() * float64(d))
+	}
+	return d
+}
+
+// resendDue resends the reports in flight whose ack is overdue, oldest
+// first.
 func (g *simGateway) resendDue() {
 	if g.client == nil {
 		return
 	}
 	now := g.opts.Now()
 	for _, r := range g.outbox {
-		if now.Sub(r.lastSent) >= g.opts.AckTimeout {
+		if r.inFlight && !now.Before(r.due) {
 			g.send(r)
 		}
 	}
@@ -153,10 +205,10 @@ func (g *simGateway) acked(id string) {
 	if i < 0 {
 		return
 	}
-	r := g.outbox[i]
-	g.outbox = slices.Delete(g.outbox, i, i+1)
+	r := g.drop(i)
 	g.st.acked++
 	g.st.lat = append(g.st.lat, g.opts.Now().Sub(r.created))
+	g.fill()
 }
 
 // command acks at once, executes a command id once, and answers with the
