@@ -383,7 +383,7 @@ func (e *Engine) pruneSeries(rs *ruleState) {
 		if id.step >= 0 {
 			c = rs.c.pat.steps[id.step].cond
 		}
-		if n := len(s.t); n == 0 || s.t[n-1] < e.now-c.over {
+		if s.len() == 0 || s.newest() < e.now-c.over {
 			delete(rs.series, id)
 		}
 	}

@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -67,7 +66,7 @@ func (e *Engine) evalCond(rs *ruleState, c *condition, key seriesID, r *point.Re
 			e.stats.Dropped++
 			return false, nil
 		}
-		s = &samples{}
+		s = newSamples(c.kind == condFluct)
 		rs.series[key] = s
 	}
 	s.add(r.Time, v, c.over, e.opts.MaxSamples)
@@ -106,75 +105,4 @@ func compare(op string, a, b float64) bool {
 type seriesID struct {
 	step           int
 	device, metric string
-}
-
-// samples are the (time, value) pairs of one series inside a condition's
-// duration, in time order.
-type samples struct {
-	t []int64
-	v []float64
-}
-
-func (s *samples) add(t int64, v float64, over int64, max int) {
-	i := sort.Search(len(s.t), func(i int) bool { return s.t[i] > t })
-	s.t = append(s.t, 0)
-	s.v = append(s.v, 0)
-	copy(s.t[i+1:], s.t[i:])
-	copy(s.v[i+1:], s.v[i:])
-	s.t[i], s.v[i] = t, v
-	newest := s.t[len(s.t)-1]
-	drop := sort.Search(len(s.t), func(i int) bool { return s.t[i] >= newest-over })
-	if n := len(s.t) - drop; n > max {
-		drop = len(s.t) - max
-	}
-	if drop > 0 {
-		s.t = append(s.t[:0], s.t[drop:]...)
-		s.v = append(s.v[:0], s.v[drop:]...)
-	}
-}
-
-// slope is the least-squares slope in units per millisecond, in one pass
-// over times taken relative to the oldest sample to keep precision.
-func (s *samples) slope(min int) (float64, bool) {
-	n := len(s.t)
-	if n < min || n < 2 {
-		return 0, false
-	}
-	t0 := s.t[0]
-	var st, sv, stt, stv float64
-	for i, v := range s.v {
-		t := float64(s.t[i] - t0)
-		st += t
-		sv += v
-		stt += t * t
-		stv += t * v
-	}
-	fn := float64(n)
-	den := fn*stt - st*st
-	if den == 0 {
-		return 0, false
-	}
-	return (fn*stv - st*sv) / den, true
-}
-
-// fluctuation is (max-min)/|mean|; false when the mean is zero.
-func (s *samples) fluctuation(min int) (float64, bool) {
-	if len(s.v) < min || len(s.v) == 0 {
-		return 0, false
-	}
-	lo, hi, sum := s.v[0], s.v[0], 0.0
-	for _, v := range s.v {
-		if v < lo {
-			lo = v
-		}
-		if v > hi {
-			hi = v
-		}
-		sum += v
-	}
-	mean := sum / float64(len(s.v))
-	if mean == 0 {
-		return 0, false
-	}
-	return (hi - lo) / math.Abs(mean), true
 }
