@@ -235,7 +235,7 @@ type ring[T any] struct {
 	head, n int
 }
 
-func (r *ring[T]) len() int  { return r.n }
+func (r *ring[T]) len() int   { return r.n }
 func (r *ring[T]) at(i int) T { return r.buf[(r.head+i)&(len(r.buf)-1)] }
 func (r *ring[T]) front() T   { return r.at(0) }
 func (r *ring[T]) back() T    { return r.at(r.n - 1) }
