@@ -75,10 +75,18 @@ type Engine struct {
 	mu       sync.Mutex // guards the following
 	rules    []*ruleState
 	byID     map[string]*ruleState
-	byMetric map[string][]hook
-	byDevice map[string][]hook // any metric, one exact device
-	wild     []hook            // metric globs, or any metric of any device
-	status   []hook
+	// The index of reading hooks has three classes, visited in this
+	// order, each in rule order (hook.seq): exact metric names (byMetric,
+	// or byMetricDev when the device is exact too), any metric of one
+	// exact device (byDevice), and the rest (wild, or wildDev when the
+	// device is exact). A reading only visits the hooks of its metric and
+	// device, plus the wild ones.
+	byMetric    map[string][]hook
+	byMetricDev map[seriesRef][]hook
+	byDevice    map[string][]hook
+	wild        []hook
+	wildDev     map[string][]hook
+	status      []hook
 	track    bool // remember latest values
 	latest   map[seriesRef]float64
 	now      int64 // latest Tick time, Unix ms
@@ -89,11 +97,13 @@ type Engine struct {
 
 type seriesRef struct{ device, metric string }
 
-// hook attaches a rule (step < 0) or one pattern step to the index.
+// hook attaches a rule (step < 0) or one pattern step to the index; seq
+// is its position in the index, which orders the hooks a reading visits.
 type hook struct {
 	rs   *ruleState
 	step int
 	m    *matcher
+	seq  int
 }
 
 // ruleState is a compiled rule with its run-time state.
@@ -217,8 +227,9 @@ func newRuleState(c *Compiled) *ruleState {
 }
 
 func (e *Engine) reindex() {
-	e.byMetric, e.byDevice = map[string][]hook{}, map[string][]hook{}
-	e.wild, e.status, e.track = nil, nil, false
+	e.byMetric, e.byMetricDev, e.byDevice = map[string][]hook{}, map[seriesRef][]hook{}, map[string][]hook{}
+	e.wild, e.wildDev, e.status, e.track = nil, map[string][]hook{}, nil, false
+	seq := 0
 	for _, rs := range e.rules {
 		c := rs.c
 		if c.Rule.Disabled {
@@ -226,13 +237,16 @@ func (e *Engine) reindex() {
 		}
 		e.track = e.track || (c.usesLatest && e.opts.Latest == nil)
 		if c.pat == nil {
-			e.add(hook{rs: rs, step: -1, m: &c.match})
+			e.add(hook{rs: rs, step: -1, m: &c.match, seq: seq}, exactDevice(&c.match, nil))
+			seq++
 			continue
 		}
 		// Later steps first: a sequence step must see the state from before
 		// the current event, so one event cannot complete two steps.
 		for i := len(c.pat.steps) - 1; i >= 0; i-- {
-			e.add(hook{rs: rs, step: i, m: &c.pat.steps[i].match})
+			m := &c.pat.steps[i].match
+			e.add(hook{rs: rs, step: i, m: m, seq: seq}, exactDevice(m, &c.match))
+			seq++
 		}
 	}
 	if !e.track {
@@ -240,14 +254,33 @@ func (e *Engine) reindex() {
 	}
 }
 
-func (e *Engine) add(h hook) {
+// exactDevice is the one device a hook can match, or "" for a glob or any
+// device. A pattern step also needs the pattern's own match (outer).
+func exactDevice(m, outer *matcher) string {
+	if m.device != "" && !m.devGl {
+		return m.device
+	}
+	if outer != nil && outer.device != "" && !outer.devGl {
+		return outer.device
+	}
+	return ""
+}
+
+func (e *Engine) add(h hook, dev string) {
 	switch {
 	case h.m.status:
 		e.status = append(e.status, h)
 	case h.m.any && len(h.m.exact) == 0 && len(h.m.globs) == 0 && h.m.device != "" && !h.m.devGl:
 		e.byDevice[h.m.device] = append(e.byDevice[h.m.device], h)
+	case (h.m.any || len(h.m.globs) > 0) && dev != "":
+		e.wildDev[dev] = append(e.wildDev[dev], h)
 	case h.m.any || len(h.m.globs) > 0:
 		e.wild = append(e.wild, h)
+	case dev != "":
+		for _, name := range h.m.exact {
+			k := seriesRef{device: dev, metric: name}
+			e.byMetricDev[k] = append(e.byMetricDev[k], h)
+		}
 	default:
 		for _, name := range h.m.exact {
 			e.byMetric[name] = append(e.byMetric[name], h)
@@ -270,14 +303,23 @@ func (e *Engine) Observe(r point.Reading) {
 }
 
 func (e *Engine) dispatch(r *point.Reading, depth int) {
-	for _, h := range e.byMetric[r.Metric] {
-		e.handle(h, r, depth)
-	}
-	for _, h := range e.byDevice[r.Device] {
-		e.handle(h, r, depth)
-	}
-	for _, h := range e.wild {
-		e.handle(h, r, depth)
+	e.visit(e.byMetric[r.Metric], e.byMetricDev[seriesRef{r.Device, r.Metric}], r, depth)
+	e.visit(e.byDevice[r.Device], nil, r, depth)
+	e.visit(e.wild, e.wildDev[r.Device], r, depth)
+}
+
+// visit handles the hooks of two lists, each in index order, merged into
+// index order: the order of outputs does not depend on how rules are
+// indexed.
+func (e *Engine) visit(a, b []hook, r *point.Reading, depth int) {
+	for len(a) > 0 || len(b) > 0 {
+		if len(b) == 0 || len(a) > 0 && a[0].seq < b[0].seq {
+			e.handle(a[0], r, depth)
+			a = a[1:]
+		} else {
+			e.handle(b[0], r, depth)
+			b = b[1:]
+		}
 	}
 }
 
