@@ -26,10 +26,11 @@ type Compiled struct {
 
 type matcher struct {
 	exact  []string // metric names indexed exactly
-	globs  []string // metric globs; checked for every reading
+	globs  []glob   // metric globs; checked for every reading
 	any    bool     // no metric constraint
 	device string
 	devGl  bool
+	devG   glob // device, when devGl
 	tags   []tagMatch
 	status bool
 	where  *vm.Program
@@ -37,7 +38,46 @@ type matcher struct {
 	metaIn bool // expressions read meta
 }
 
-type tagMatch struct{ key, pattern string }
+type tagMatch struct {
+	key string
+	g   glob
+}
+
+// glob is a compiled path.Match pattern: a pattern without special
+// characters is compared, and the common "prefix*" form is a prefix test.
+type glob struct {
+	pattern string
+	form    uint8
+}
+
+const (
+	globPath   uint8 = iota // path.Match
+	globEqual               // no special characters
+	globPrefix              // pattern[:len-1] then any characters but '/'
+)
+
+func newGlob(pattern string) glob {
+	const special = `*?[\`
+	switch i := strings.IndexAny(pattern, special); {
+	case i < 0:
+		return glob{pattern, globEqual}
+	case i == len(pattern)-1 && pattern[i] == '*':
+		return glob{pattern, globPrefix}
+	}
+	return glob{pattern, globPath}
+}
+
+func (g glob) match(s string) bool {
+	switch g.form {
+	case globEqual:
+		return s == g.pattern
+	case globPrefix:
+		n := len(g.pattern) - 1
+		return len(s) >= n && s[:n] == g.pattern[:n] && strings.IndexByte(s[n:], '/') < 0
+	}
+	ok, _ := path.Match(g.pattern, s)
+	return ok
+}
 
 type condKind uint8
 
@@ -141,7 +181,7 @@ func compileMatch(rule, field string, m *Match) (matcher, error) {
 	if err := checkGlob(rule, field+".device", m.Device); err != nil {
 		return out, err
 	}
-	out.device, out.devGl = m.Device, isGlob(m.Device)
+	out.device, out.devGl, out.devG = m.Device, isGlob(m.Device), newGlob(m.Device)
 	if m.Device == "*" {
 		out.device = ""
 	}
@@ -149,7 +189,7 @@ func compileMatch(rule, field string, m *Match) (matcher, error) {
 		if err := checkGlob(rule, field+".tags."+k, v); err != nil {
 			return out, err
 		}
-		out.tags = append(out.tags, tagMatch{k, v})
+		out.tags = append(out.tags, tagMatch{k, newGlob(v)})
 	}
 	if m.Where != "" {
 		p, err := compileExpr(rule, field+".where", m.Where, resultBool)
@@ -168,12 +208,12 @@ func (out *matcher) setMetrics(rule, field string, names []string) error {
 			return err
 		}
 		switch {
-		case slices.Contains(out.exact, n) || slices.Contains(out.globs, n):
+		case slices.Contains(out.exact, n) || slices.Contains(out.globs, newGlob(n)):
 			// listed twice: index it once
 		case n == "*":
 			out.any = true
 		case isGlob(n):
-			out.globs = append(out.globs, n)
+			out.globs = append(out.globs, newGlob(n))
 		default:
 			out.exact = append(out.exact, n)
 		}
@@ -301,10 +341,7 @@ func (m *matcher) matches(r *point.Reading) bool {
 	}
 	for _, t := range m.tags {
 		v, ok := tagValue(r.Tags, t.key)
-		if !ok {
-			return false
-		}
-		if ok, _ := path.Match(t.pattern, v); !ok {
+		if !ok || !t.g.match(v) {
 			return false
 		}
 	}
@@ -318,8 +355,7 @@ func (m *matcher) matchDevice(d string) bool {
 	if !m.devGl {
 		return m.device == d
 	}
-	ok, _ := path.Match(m.device, d)
-	return ok
+	return m.devG.match(d)
 }
 
 func (m *matcher) matchMetric(metric string) bool {
@@ -329,7 +365,7 @@ func (m *matcher) matchMetric(metric string) bool {
 		}
 	}
 	for _, g := range m.globs {
-		if ok, _ := path.Match(g, metric); ok {
+		if g.match(metric) {
 			return true
 		}
 	}

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"errors"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
@@ -170,5 +171,32 @@ rules:
 	}
 	if _, err := CompileAll(back); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestGlobMatchesPathMatch checks the compiled globs against path.Match
+// on every pattern and name made of three pieces of an alphabet of
+// literals, separators and special characters.
+func TestGlobMatchesPathMatch(t *testing.T) {
+	alphabet := []string{"", "a", "b", "/", "*", "?", "[a]", `\`, "-"}
+	var words []string
+	for _, a := range alphabet {
+		for _, b := range alphabet {
+			for _, c := range alphabet[:5] {
+				words = append(words, a+b+c)
+			}
+		}
+	}
+	for _, p := range words {
+		g := newGlob(p)
+		for _, s := range words {
+			want, err := path.Match(p, s)
+			if err != nil {
+				want = false
+			}
+			if got := g.match(s); got != want {
+				t.Fatalf("glob %q (form %d) on %q = %v, path.Match %v", p, g.form, s, got, want)
+			}
+		}
 	}
 }

@@ -72,9 +72,9 @@ type Engine struct {
 	logger *slog.Logger
 	latFn  func(device, metric string) float64
 
-	mu       sync.Mutex // guards the following
-	rules    []*ruleState
-	byID     map[string]*ruleState
+	mu    sync.Mutex // guards the following
+	rules []*ruleState
+	byID  map[string]*ruleState
 	// The index of reading hooks has three classes, visited in this
 	// order, each in rule order (hook.seq): exact metric names (byMetric,
 	// or byMetricDev when the device is exact too), any metric of one
@@ -87,12 +87,12 @@ type Engine struct {
 	wild        []hook
 	wildDev     map[string][]hook
 	status      []hook
-	track    bool // remember latest values
-	latest   map[seriesRef]float64
-	now      int64 // latest Tick time, Unix ms
-	stats    Stats
-	env      Env
-	vm       vm.VM
+	track       bool // remember latest values
+	latest      map[seriesRef]float64
+	now         int64 // latest Tick time, Unix ms
+	stats       Stats
+	env         Env
+	vm          vm.VM
 }
 
 type seriesRef struct{ device, metric string }
