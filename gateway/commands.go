@@ -24,7 +24,7 @@ import (
 type State string
 
 const (
-	StatePending      State = "pending"      // stored, not yet handed to Send
+	StatePending      State = "pending"      // stored, not yet handed to Send (stores of older nodes)
 	StateSent         State = "sent"         // sent, waiting for the gateway's ack
 	StateAcknowledged State = "acknowledged" // the gateway has it, waiting for the result
 	StateSucceeded    State = "succeeded"
@@ -84,6 +84,11 @@ type CommandOptions struct {
 // resend under the same id until acknowledged, then wait for the result.
 // The owner calls Tick periodically (every second is plenty) and Resume
 // once at start. Safe for concurrent use.
+//
+// Each live command has its own lock, held across a change and its
+// (synced) store write, so the writes of one command land in order while
+// those of different commands run concurrently and the store can commit
+// them together; the map of live commands has a short lock of its own.
 type Commands struct {
 	db   kv.Store
 	send func(gw string, payload []byte) error
@@ -91,8 +96,15 @@ type Commands struct {
 	log  *slog.Logger
 	opt  CommandOptions
 
-	mu   sync.Mutex          // guards live and the db writes of commands in it
-	live map[string]*Command // commands not yet final
+	mu   sync.Mutex              // guards live, never held across a store write
+	live map[string]*liveCommand // commands not yet final
+}
+
+// liveCommand is a command not yet final. Lock order: liveCommand.mu
+// before Commands.mu.
+type liveCommand struct {
+	mu  sync.Mutex // guards cmd and orders its store writes
+	cmd Command
 }
 
 // NewCommands returns a manager storing commands in db (give it a
@@ -108,13 +120,15 @@ func NewCommands(db kv.Store, send func(gw string, payload []byte) error, opt Co
 	if opt.ResultTimeout <= 0 {
 		opt.ResultTimeout = DefaultResultTimeout
 	}
-	return &Commands{db: db, send: send, now: opt.Now, log: opt.Logger, opt: opt, live: map[string]*Command{}}
+	return &Commands{db: db, send: send, now: opt.Now, log: opt.Logger, opt: opt, live: map[string]*liveCommand{}}
 }
 
 // Submit stores a new command for device behind gateway and sends it.
 // timeout 0 means DefaultCommandTimeout; retries 0 means DefaultRetries and
-// a negative value none. A failing Send does not fail Submit: the command
-// is durable and is resent on Tick.
+// a negative value none. The command is stored once, already as sent, with
+// no lock held across the write: concurrent Submits do not wait for each
+// other's writes. A failing Send does not fail Submit: the command is
+// durable and is resent on Tick; a failing write does, and nothing is sent.
 func (c *Commands) Submit(device, gateway, name string, params map[string]any, timeout time.Duration, retries int) (Command, error) {
 	if err := checkCommand(device, gateway, name, params); err != nil {
 		return Command{}, err
@@ -129,19 +143,21 @@ func (c *Commands) Submit(device, gateway, name string, params map[string]any, t
 		retries = 0
 	}
 	now := c.now().UTC()
-	cmd := &Command{ID: newCommandID(now), Device: device, Gateway: gateway, Name: name,
-		Params: params, State: StatePending, Timeout: timeout, Retries: retries, Created: now, Updated: now}
-	c.mu.Lock()
-	if err := c.put(cmd); err != nil {
-		c.mu.Unlock()
+	// Nobody knows the id before it is in live, so the write needs no lock;
+	// a node that stops between the write and Send resends it after its
+	// timeout, as a send lost on the way.
+	cmd := Command{ID: newCommandID(now), Device: device, Gateway: gateway, Name: name,
+		Params: params, State: StateSent, Timeout: timeout, Retries: retries, Attempts: 1,
+		Created: now, Updated: now, SentAt: now}
+	if err := c.put(&cmd); err != nil {
 		return Command{}, err
 	}
-	c.live[cmd.ID] = cmd
-	payload := c.markSent(cmd, now)
-	out := *cmd
+	lc := &liveCommand{cmd: cmd}
+	c.mu.Lock()
+	c.live[cmd.ID] = lc
 	c.mu.Unlock()
-	c.dispatch(out.ID, out.Gateway, payload) // cmd belongs to the lock now
-	return out, nil
+	c.dispatch(lc, cmd.ID, cmd.Gateway, c.encode(&cmd, now))
+	return cmd, nil
 }
 
 func checkCommand(device, gateway, name string, params map[string]any) error {
@@ -177,7 +193,7 @@ func newCommandID(now time.Time) string {
 
 // markSent records one more send of cmd and returns the payload to send,
 // or nil when the record could not be stored (the next Tick tries again).
-// Callers hold c.mu.
+// Callers hold the command's lock.
 func (c *Commands) markSent(cmd *Command, now time.Time) []byte {
 	next := *cmd
 	next.State, next.Attempts, next.SentAt, next.Updated = StateSent, cmd.Attempts+1, now, now
@@ -186,13 +202,17 @@ func (c *Commands) markSent(cmd *Command, now time.Time) []byte {
 		return nil
 	}
 	*cmd = next
+	return c.encode(cmd, now)
+}
+
+func (c *Commands) encode(cmd *Command, now time.Time) []byte {
 	env := Envelope{Type: TypeCommand, ID: cmd.ID, Time: now.UnixMilli(), Device: cmd.Device, Name: cmd.Name, Params: cmd.Params}
 	return Encode(env, c.opt.Binary)
 }
 
-// dispatch calls Send outside the lock: an in-process gateway may ack from
-// inside Send.
-func (c *Commands) dispatch(id, gw string, payload []byte) {
+// dispatch calls Send with no lock held: an in-process gateway may ack
+// from inside Send.
+func (c *Commands) dispatch(lc *liveCommand, id, gw string, payload []byte) {
 	if payload == nil || c.send == nil {
 		return
 	}
@@ -201,11 +221,11 @@ func (c *Commands) dispatch(id, gw string, payload []byte) {
 		return
 	}
 	c.log.Warn("command: send", "id", id, "gateway", gw, "err", err)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cmd, ok := c.live[id]; ok && cmd.State == StateSent {
-		cmd.Error = "send: " + err.Error()
-		if err := c.put(cmd); err != nil {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.cmd.State == StateSent {
+		lc.cmd.Error = "send: " + err.Error()
+		if err := c.put(&lc.cmd); err != nil {
 			c.log.Error("command: store", "id", id, "err", err)
 		}
 	}
@@ -258,23 +278,23 @@ func (c *Commands) HandleEnvelope(gw string, env Envelope) error {
 	return nil
 }
 
-// update applies fn to command id under the lock and stores it when fn
-// reports a change.
+// update applies fn to command id under its lock and stores it when fn
+// reports a change. A command that is not live (final, or not yet
+// resumed) is read from the store.
 func (c *Commands) update(gw, id string, fn func(cmd *Command, now time.Time) bool) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cmd, ok := c.live[id]
-	if !ok {
-		stored, err := c.get(id)
-		if err != nil {
-			return err
-		}
-		cmd = &stored
+	if lc := c.lookup(id); lc != nil {
+		return c.updateLive(lc, gw, id, fn)
 	}
-	if cmd.Gateway != gw {
+	return c.updateStored(gw, id, fn)
+}
+
+func (c *Commands) updateLive(lc *liveCommand, gw, id string, fn func(cmd *Command, now time.Time) bool) error {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.cmd.Gateway != gw {
 		return fmt.Errorf("command %s: %w", id, ErrWrongGateway)
 	}
-	next := *cmd
+	next := lc.cmd
 	now := c.now().UTC()
 	if !fn(&next, now) {
 		return nil
@@ -283,13 +303,57 @@ func (c *Commands) update(gw, id string, fn func(cmd *Command, now time.Time) bo
 	if err := c.put(&next); err != nil {
 		return err
 	}
-	*cmd = next
-	if cmd.State.Final() {
-		delete(c.live, id)
-	} else {
-		c.live[id] = cmd
+	lc.cmd = next
+	if next.State.Final() {
+		c.retire(lc)
 	}
 	return nil
+}
+
+// updateStored is update for a command that is not live. Changes are rare
+// here (duplicate answers of a final command change nothing), so the
+// change is made under c.mu, which keeps it apart from a Resume.
+func (c *Commands) updateStored(gw, id string, fn func(cmd *Command, now time.Time) bool) error {
+	c.mu.Lock()
+	if lc, ok := c.live[id]; ok { // resumed meanwhile
+		c.mu.Unlock()
+		return c.updateLive(lc, gw, id, fn)
+	}
+	defer c.mu.Unlock()
+	cmd, err := c.get(id)
+	if err != nil {
+		return err
+	}
+	if cmd.Gateway != gw {
+		return fmt.Errorf("command %s: %w", id, ErrWrongGateway)
+	}
+	now := c.now().UTC()
+	if !fn(&cmd, now) {
+		return nil
+	}
+	cmd.Updated = now
+	if err := c.put(&cmd); err != nil {
+		return err
+	}
+	if !cmd.State.Final() {
+		c.live[id] = &liveCommand{cmd: cmd}
+	}
+	return nil
+}
+
+func (c *Commands) lookup(id string) *liveCommand {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live[id]
+}
+
+// retire drops a command that became final from live. Callers hold its lock.
+func (c *Commands) retire(lc *liveCommand) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.live[lc.cmd.ID] == lc {
+		delete(c.live, lc.cmd.ID)
+	}
 }
 
 // Tick drives timeouts: a command sent without ack for its timeout is
@@ -297,27 +361,35 @@ func (c *Commands) update(gw, id string, fn func(cmd *Command, now time.Time) bo
 // without result for ResultTimeout expires; a pending one is sent.
 func (c *Commands) Tick() {
 	now := c.now().UTC()
-	type out struct{ id, gw string }
-	var sends []out
-	var payloads [][]byte
 	c.mu.Lock()
-	for id, cmd := range c.live {
-		if p := c.step(cmd, now); p != nil {
-			sends = append(sends, out{id, cmd.Gateway})
-			payloads = append(payloads, p)
-		}
-		if cmd.State.Final() {
-			delete(c.live, id)
-		}
+	all := make([]*liveCommand, 0, len(c.live))
+	for _, lc := range c.live {
+		all = append(all, lc)
 	}
 	c.mu.Unlock()
-	for i, s := range sends {
-		c.dispatch(s.id, s.gw, payloads[i])
+	type out struct {
+		lc      *liveCommand
+		id, gw  string
+		payload []byte
+	}
+	var sends []out
+	for _, lc := range all {
+		lc.mu.Lock()
+		if p := c.step(&lc.cmd, now); p != nil {
+			sends = append(sends, out{lc, lc.cmd.ID, lc.cmd.Gateway, p})
+		}
+		if lc.cmd.State.Final() {
+			c.retire(lc)
+		}
+		lc.mu.Unlock()
+	}
+	for _, s := range sends {
+		c.dispatch(s.lc, s.id, s.gw, s.payload)
 	}
 }
 
 // step advances one live command; it returns a payload to send, if any.
-// Callers hold c.mu.
+// Callers hold the command's lock.
 func (c *Commands) step(cmd *Command, now time.Time) []byte {
 	switch cmd.State {
 	case StatePending:
@@ -361,7 +433,7 @@ func (c *Commands) Resume() error {
 		}
 		if !cmd.State.Final() {
 			if _, ok := c.live[cmd.ID]; !ok {
-				c.live[cmd.ID] = &cmd
+				c.live[cmd.ID] = &liveCommand{cmd: cmd}
 			}
 		}
 		return nil
@@ -385,10 +457,10 @@ const DefaultListLimit = 100
 
 // Get returns the command with id, or ErrNotFound.
 func (c *Commands) Get(id string) (Command, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cmd, ok := c.live[id]; ok {
-		return *cmd, nil
+	if lc := c.lookup(id); lc != nil {
+		lc.mu.Lock()
+		defer lc.mu.Unlock()
+		return lc.cmd, nil
 	}
 	return c.get(id)
 }

@@ -292,11 +292,20 @@ func TestCommandResume(t *testing.T) {
 	if err := first.HandleAck("hub1", acked.ID); err != nil {
 		t.Fatal(err)
 	}
+	// A command that cannot be stored is refused and not sent: Submit
+	// stores it once, as sent, before sending.
 	db.failSent = true
-	pending, _ := first.Submit("d3", "hub2", "open", nil, 0, 0)
+	before := out.count()
+	if _, err := first.Submit("d3", "hub2", "open", nil, 0, 0); err == nil || out.count() != before {
+		t.Fatalf("submit with a failing store: err %v, %d sends", err, out.count()-before)
+	}
 	db.failSent = false
-	if pending.State != StatePending {
-		t.Fatalf("setup: %+v", pending)
+	// A pending command, stored and not yet handed to Send, as nodes before
+	// the single write left them.
+	pending := Command{ID: newCommandID(clk.Now()), Device: "d3", Gateway: "hub2", Name: "open", State: StatePending,
+		Timeout: DefaultCommandTimeout, Retries: DefaultRetries, Created: clk.Now(), Updated: clk.Now()}
+	if err := first.put(&pending); err != nil {
+		t.Fatal(err)
 	}
 	clk.Add(10 * time.Second)
 	later, _ := first.Submit("d4", "hub2", "open", nil, 0, 0)
