@@ -188,7 +188,9 @@ func CompileAll(rules []Rule) ([]*Compiled, error) {
 }
 
 // SetCompiled is Set for rules compiled already. Alerts it resolves carry
-// the time Options.Now().
+// the time Options.Now(). Handing the same *Compiled again is the cheap way
+// to keep a rule: a change of one rule in a large set costs a pass over the
+// set, not a compilation of it.
 func (e *Engine) SetCompiled(compiled []*Compiled) {
 	at := e.opts.Now().UnixMilli()
 	e.mu.Lock()
@@ -197,7 +199,7 @@ func (e *Engine) SetCompiled(compiled []*Compiled) {
 	byID := make(map[string]*ruleState, len(compiled))
 	for _, c := range compiled {
 		rs := e.byID[c.Rule.ID]
-		if rs == nil || !reflect.DeepEqual(rs.c.Rule, c.Rule) {
+		if rs == nil || rs.c != c && !reflect.DeepEqual(rs.c.Rule, c.Rule) {
 			if rs != nil {
 				e.resolveAll(rs, "rule changed", at)
 			}
@@ -227,8 +229,12 @@ func newRuleState(c *Compiled) *ruleState {
 }
 
 func (e *Engine) reindex() {
-	e.byMetric, e.byMetricDev, e.byDevice = map[string][]hook{}, map[seriesRef][]hook{}, map[string][]hook{}
-	e.wild, e.wildDev, e.status, e.track = nil, map[string][]hook{}, nil, false
+	// The sizes of the previous index are a good guess at the next one's.
+	e.byMetric = make(map[string][]hook, len(e.byMetric))
+	e.byMetricDev = make(map[seriesRef][]hook, len(e.byMetricDev))
+	e.byDevice = make(map[string][]hook, len(e.byDevice))
+	e.wildDev = make(map[string][]hook, len(e.wildDev))
+	e.wild, e.status, e.track = nil, nil, false
 	seq := 0
 	for _, rs := range e.rules {
 		c := rs.c
@@ -293,13 +299,26 @@ func (e *Engine) add(h hook, dev string) {
 func (e *Engine) Observe(r point.Reading) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.observe(&r)
+}
+
+// ObserveBatch is Observe for each reading in turn, under one lock.
+func (e *Engine) ObserveBatch(rs []point.Reading) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range rs {
+		e.observe(&rs[i]) // read only, and no pointer into rs is kept
+	}
+}
+
+func (e *Engine) observe(r *point.Reading) {
 	e.stats.Readings++
 	if e.track {
 		if v, ok := r.Value.AsFloat(); ok {
 			e.latest[seriesRef{r.Device, r.Metric}] = v
 		}
 	}
-	e.dispatch(&r, 0)
+	e.dispatch(r, 0)
 }
 
 func (e *Engine) dispatch(r *point.Reading, depth int) {
@@ -444,21 +463,36 @@ func (e *Engine) Status() []RuleStatus {
 	defer e.mu.Unlock()
 	out := make([]RuleStatus, 0, len(e.rules))
 	for _, rs := range e.rules {
-		st := RuleStatus{ID: rs.c.Rule.ID, Kind: rs.c.Rule.Kind, State: "ok", Errors: rs.errors, LastError: rs.lastErr, Late: rs.late}
-		switch {
-		case rs.broken:
-			st.State = "error"
-		case rs.c.Rule.Disabled:
-			st.State = "disabled"
-		}
-		for _, a := range rs.alerts {
-			if a.active {
-				st.ActiveAlerts++
-			}
-		}
-		out = append(out, st)
+		out = append(out, rs.status())
 	}
 	return out
+}
+
+// statusOf describes one loaded rule.
+func (e *Engine) statusOf(id string) (RuleStatus, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rs := e.byID[id]
+	if rs == nil {
+		return RuleStatus{}, false
+	}
+	return rs.status(), true
+}
+
+func (rs *ruleState) status() RuleStatus {
+	st := RuleStatus{ID: rs.c.Rule.ID, Kind: rs.c.Rule.Kind, State: "ok", Errors: rs.errors, LastError: rs.lastErr, Late: rs.late}
+	switch {
+	case rs.broken:
+		st.State = "error"
+	case rs.c.Rule.Disabled:
+		st.State = "disabled"
+	}
+	for _, a := range rs.alerts {
+		if a.active {
+			st.ActiveAlerts++
+		}
+	}
+	return st
 }
 
 func (e *Engine) emit(o Output) {

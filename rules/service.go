@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,10 @@ type ServiceOptions struct {
 	Store kv.Store
 	// Config are the rules of the config file, read-only over the API.
 	Config []Rule
+	// Compiled is Config compiled already (CompileAll, as config
+	// validation does), so that the service does not compile it again; a
+	// rule of Config it lacks is compiled. nil compiles all of Config.
+	Compiled []*Compiled
 	// Append stores derived points (window results).
 	Append func([]point.Reading) error
 	// Alert receives alert transitions, on the service's goroutine.
@@ -71,9 +77,10 @@ type Service struct {
 
 	dropped *prometheus.CounterVec
 
-	mu  sync.Mutex // guards cfg and api, and serialises rule changes
-	cfg map[string]Rule
-	api map[string]Rule
+	mu   sync.Mutex // guards cfg, api and comp, and serialises rule changes
+	cfg  map[string]Rule
+	api  map[string]Rule
+	comp []*Compiled // every rule of cfg and api, compiled, by id
 }
 
 // NewService compiles the config rules and loads the stored ones.
@@ -104,10 +111,54 @@ func NewService(o ServiceOptions) (*Service, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	if err := s.apply(); err != nil {
+	if err := s.compile(o.Compiled); err != nil {
 		return nil, err
 	}
+	s.apply()
 	return s, nil
+}
+
+// compile compiles the rules that pre lacks, in id order (so the error
+// lists invalid rules in that order); caller owns s.
+func (s *Service) compile(pre []*Compiled) error {
+	have := make(map[string]*Compiled, len(pre))
+	for _, c := range pre {
+		have[c.Rule.ID] = c
+	}
+	todo := make([]Rule, 0, len(s.cfg)+len(s.api))
+	for id, r := range s.cfg {
+		if c := have[id]; c != nil {
+			s.comp = append(s.comp, c)
+		} else {
+			todo = append(todo, r)
+		}
+	}
+	for _, r := range s.api {
+		todo = append(todo, r)
+	}
+	sort.Slice(todo, func(i, j int) bool { return todo[i].ID < todo[j].ID })
+	cs, err := CompileAll(todo)
+	if err != nil {
+		return err
+	}
+	s.comp = append(s.comp, cs...)
+	slices.SortFunc(s.comp, func(a, b *Compiled) int { return strings.Compare(a.Rule.ID, b.Rule.ID) })
+	return nil
+}
+
+// setCompiled adds or replaces a rule of comp; caller holds mu.
+func (s *Service) setCompiled(c *Compiled) {
+	i, found := s.find(c.Rule.ID)
+	if found {
+		s.comp[i] = c
+	} else {
+		s.comp = slices.Insert(s.comp, i, c)
+	}
+}
+
+// find is where the rule id is or would be in comp; caller holds mu.
+func (s *Service) find(id string) (int, bool) {
+	return slices.BinarySearchFunc(s.comp, id, func(c *Compiled, id string) int { return strings.Compare(c.Rule.ID, id) })
 }
 
 func (s *Service) load() error {
@@ -129,17 +180,11 @@ func (s *Service) load() error {
 	})
 }
 
-// apply hands the whole rule set to the engine; caller holds mu or owns s.
-func (s *Service) apply() error {
-	all := make([]Rule, 0, len(s.cfg)+len(s.api))
-	for _, r := range s.cfg {
-		all = append(all, r)
-	}
-	for _, r := range s.api {
-		all = append(all, r)
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
-	return s.eng.Set(all)
+// apply hands the whole rule set, in id order, to the engine, which keeps
+// the state of every rule whose *Compiled it already has; caller holds mu
+// or owns s.
+func (s *Service) apply() {
+	s.eng.SetCompiled(s.comp)
 }
 
 // Start runs the engine goroutine and the output goroutine.
@@ -158,9 +203,7 @@ func (s *Service) run() {
 		case <-s.stop:
 			return
 		case rs := <-s.in:
-			for i := range rs {
-				s.eng.Observe(rs[i])
-			}
+			s.eng.ObserveBatch(rs)
 		case <-tick.C:
 			s.eng.Tick()
 		}
@@ -259,12 +302,19 @@ func (s *Service) List() []RuleView {
 
 // Get returns one rule.
 func (s *Service) Get(id string) (RuleView, error) {
-	for _, v := range s.List() {
-		if v.Rule.ID == id {
-			return v, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := RuleView{Source: SourceConfig}
+	r, ok := s.cfg[id]
+	if !ok {
+		v.Source = SourceAPI
+		if r, ok = s.api[id]; !ok {
+			return RuleView{}, fmt.Errorf("%w: %q", ErrNotFound, id)
 		}
 	}
-	return RuleView{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	v.Rule = r
+	v.Status, _ = s.eng.statusOf(id)
+	return v, nil
 }
 
 // Validate compiles a rule without saving it.
@@ -275,8 +325,11 @@ func (s *Service) Validate(r Rule) error {
 
 // Put creates (create true) or replaces a rule made over the API and
 // applies it at once.
+//
+// Only r is compiled: the other rules keep their compiled form and state.
 func (s *Service) Put(r Rule, create bool) (RuleView, error) {
-	if _, err := Compile(r); err != nil {
+	c, err := Compile(r)
+	if err != nil {
 		return RuleView{}, err
 	}
 	s.mu.Lock()
@@ -284,7 +337,7 @@ func (s *Service) Put(r Rule, create bool) (RuleView, error) {
 		s.mu.Unlock()
 		return RuleView{}, fmt.Errorf("%w: %q", ErrReadOnly, r.ID)
 	}
-	old, exists := s.api[r.ID]
+	_, exists := s.api[r.ID]
 	switch {
 	case create && exists:
 		s.mu.Unlock()
@@ -293,32 +346,15 @@ func (s *Service) Put(r Rule, create bool) (RuleView, error) {
 		s.mu.Unlock()
 		return RuleView{}, fmt.Errorf("%w: %q", ErrNotFound, r.ID)
 	}
-	err := s.persist(r)
-	if err == nil {
-		s.api[r.ID] = r
-		if err = s.apply(); err != nil {
-			s.restore(r.ID, old, exists)
-		}
-	}
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.persist(r); err != nil {
+		s.mu.Unlock()
 		return RuleView{}, err
 	}
-	return s.Get(r.ID)
-}
-
-// restore undoes a change the engine refused; caller holds mu.
-func (s *Service) restore(id string, old Rule, existed bool) {
-	if existed {
-		s.api[id] = old
-		s.persist(old)
-	} else {
-		delete(s.api, id)
-		if s.o.Store != nil {
-			s.o.Store.Delete([]byte(id))
-		}
-	}
+	s.api[r.ID] = r
+	s.setCompiled(c)
 	s.apply()
+	s.mu.Unlock()
+	return s.Get(r.ID)
 }
 
 func (s *Service) persist(r Rule) error {
@@ -351,7 +387,11 @@ func (s *Service) Delete(id string) error {
 		}
 	}
 	delete(s.api, id)
-	return s.apply()
+	if i, found := s.find(id); found {
+		s.comp = slices.Delete(s.comp, i, i+1)
+	}
+	s.apply()
+	return nil
 }
 
 // SetDisabled enables or disables a rule made over the API.

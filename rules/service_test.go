@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -153,5 +154,75 @@ func TestServiceNeverBlocksIngest(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Observe blocked on a full queue")
+	}
+}
+
+// TestServiceCompilesOnce checks that the service uses the config rules
+// compiled by its caller and that a change over the API compiles only the
+// changed rule: every other rule keeps its compiled form and its state.
+func TestServiceCompilesOnce(t *testing.T) {
+	cfg := benchMix(50, 5, 10)
+	pre, err := CompileAll(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &svcRecorder{}
+	s, err := NewService(ServiceOptions{Config: cfg, Compiled: pre[1:], Alert: rec.alert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	compiled := func(id string) *Compiled { return s.eng.byID[id].c }
+	if compiled(pre[1].Rule.ID) != pre[1] || compiled(pre[0].Rule.ID) == nil {
+		t.Fatal("config rules compiled again, or the one not handed over not compiled")
+	}
+	// An alert of a config rule stays active across changes of other rules.
+	s.eng.Observe(point.Reading{Device: "dev-0001", Metric: "temperature", Time: base.UnixMilli(), Value: point.Float(99)})
+	active := s.eng.Status()
+	if active[0].ActiveAlerts != 1 {
+		t.Fatalf("status of %s: %+v, want an active alert", active[0].ID, active[0])
+	}
+	before := map[string]*Compiled{}
+	for _, c := range pre[1:] {
+		before[c.Rule.ID] = compiled(c.Rule.ID)
+	}
+	hot, _ := ParseRuleJSON([]byte(svcHotRule))
+	if _, err := s.Put(hot, true); err != nil {
+		t.Fatal(err)
+	}
+	hot.Threshold.Value = 31
+	if _, err := s.Put(hot, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("hot"); err != nil {
+		t.Fatal(err)
+	}
+	for id, c := range before {
+		if compiled(id) != c {
+			t.Fatalf("rule %s compiled again", id)
+		}
+	}
+	if after := s.eng.Status(); !reflect.DeepEqual(after, active) {
+		t.Fatalf("status changed:\n got %+v\nwant %+v", after, active)
+	}
+}
+
+// BenchmarkPutWith10000Rules is one change over the API with 10,000 rules
+// loaded (the bench measured 585 ms when the whole set was compiled again).
+func BenchmarkPutWith10000Rules(b *testing.B) {
+	s, err := NewService(ServiceOptions{Config: benchMix(10_000, 50, 10)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	hot, _ := ParseRuleJSON([]byte(svcHotRule))
+	if _, err := s.Put(hot, true); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		hot.Threshold = &Threshold{Op: ">", Value: float64(i % 100)}
+		if _, err := s.Put(hot, false); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
