@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgevault/edgevault/rules"
 )
 
 func TestDefaultsRun(t *testing.T) {
@@ -67,5 +69,43 @@ func TestLoadKeepsDefaultsForUnsetKeys(t *testing.T) {
 	}
 	if cfg.Store.Fsync != "always" || cfg.Store.CacheBytes != 16<<20 || cfg.HTTP.Addr != "127.0.0.1:8080" {
 		t.Fatalf("unset keys lost their defaults: %+v", cfg)
+	}
+}
+
+// TestRulesCompiledOnce checks that validating the same rules again, and
+// asking for them compiled, reuses the compilation, and that a changed
+// rule set is compiled again.
+func TestRulesCompiledOnce(t *testing.T) {
+	cfg := Default()
+	cfg.Rules = []rules.Rule{
+		{ID: "hot", Kind: rules.KindAlert, Match: rules.Match{Metric: "t"}, Cond: rules.Cond{Expr: "value > 30"}},
+		{ID: "cold", Kind: rules.KindAlert, Match: rules.Match{Metric: "t"}, Cond: rules.Cond{Expr: "value < 0"}},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := cfg.CompiledRules()
+	copied := cfg // as the node takes it
+	if err := copied.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := copied.CompiledRules()
+	if err != nil || len(again) != 2 || again[0] != first[0] || again[1] != first[1] {
+		t.Fatalf("compiled again: %v %v", again, err)
+	}
+	copied.Rules[1].Cond.Expr = "value <"
+	if err := copied.Validate(); err == nil || !strings.Contains(err.Error(), `rules: rule "cold"`) {
+		t.Fatalf("changed rule not compiled again: %v", err)
+	}
+	copied.Rules = copied.Rules[:1]
+	if err := copied.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := copied.CompiledRules(); len(got) != 1 || got[0].Rule.ID != "hot" {
+		t.Fatalf("compiled = %v", got)
+	}
+	var zero Config // not from Default: no cache yet
+	if got, err := zero.CompiledRules(); err != nil || len(got) != 0 {
+		t.Fatalf("zero config: %v %v", got, err)
 	}
 }

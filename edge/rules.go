@@ -33,10 +33,15 @@ func (n *Node) openAnalytics(meta kv.Store, prom prometheus.Registerer) error {
 	}); err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
+	compiled, err := n.cfg.CompiledRules() // by Validate already: not compiled again
+	if err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
 	svc, err := rules.NewService(rules.ServiceOptions{
 		Engine:     rules.Options{Logger: n.log.With("component", "rules"), Meta: n.deviceMeta},
 		Store:      n.metaFor("rules/", batch.KindRegistry),
 		Config:     n.cfg.Rules,
+		Compiled:   compiled,
 		Append:     n.appendDerived,
 		Alert:      n.onAlert,
 		Registerer: prom,
