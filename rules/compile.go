@@ -105,23 +105,26 @@ type condition struct {
 // Compile validates a rule and compiles its expressions. An invalid rule is
 // refused with an *Error naming the field, the reason and, for expressions,
 // the line and column.
-func Compile(r Rule) (*Compiled, error) {
+func Compile(r Rule) (*Compiled, error) { return compile(r, nil) }
+
+// compile is Compile sharing the programs of expressions with ec.
+func compile(r Rule, ec exprCache) (*Compiled, error) {
 	if err := point.ValidName(r.ID); err != nil {
 		return nil, invalid(r.ID, "id", "%v", err)
 	}
 	c := &Compiled{Rule: r}
-	m, err := compileMatch(r.ID, "match", &r.Match)
+	m, err := compileMatch(ec, r.ID, "match", &r.Match)
 	if err != nil {
 		return nil, err
 	}
 	c.match = m
 	switch r.Kind {
 	case KindWindow:
-		err = c.compileWindow()
+		err = c.compileWindow(ec)
 	case KindAlert:
-		err = c.compileAlert()
+		err = c.compileAlert(ec)
 	case KindPattern:
-		err = c.compilePattern()
+		err = c.compilePattern(ec)
 	default:
 		return nil, invalid(r.ID, "kind", "unknown kind %q (want window, alert or pattern)", r.Kind)
 	}
@@ -132,7 +135,7 @@ func Compile(r Rule) (*Compiled, error) {
 	return c, nil
 }
 
-func (c *Compiled) compileAlert() error {
+func (c *Compiled) compileAlert(ec exprCache) error {
 	r := &c.Rule
 	if r.Window != nil || r.Pattern != nil {
 		return invalid(r.ID, "kind", "alert rules take no window or pattern")
@@ -140,7 +143,7 @@ func (c *Compiled) compileAlert() error {
 	if err := checkSeverity(r); err != nil {
 		return err
 	}
-	cond, err := compileCond(r.ID, "", &r.Cond)
+	cond, err := compileCond(ec, r.ID, "", &r.Cond)
 	if err != nil {
 		return err
 	}
@@ -162,7 +165,7 @@ func checkSeverity(r *Rule) error {
 	return nil
 }
 
-func compileMatch(rule, field string, m *Match) (matcher, error) {
+func compileMatch(ec exprCache, rule, field string, m *Match) (matcher, error) {
 	var out matcher
 	switch m.Event {
 	case "", "reading":
@@ -192,7 +195,7 @@ func compileMatch(rule, field string, m *Match) (matcher, error) {
 		out.tags = append(out.tags, tagMatch{k, newGlob(v)})
 	}
 	if m.Where != "" {
-		p, err := compileExpr(rule, field+".where", m.Where, resultBool)
+		p, err := ec.compile(rule, field+".where", m.Where, resultBool)
 		if err != nil {
 			return out, err
 		}
@@ -231,7 +234,7 @@ func checkGlob(rule, field, pattern string) error {
 	return nil
 }
 
-func compileCond(rule, prefix string, c *Cond) (*condition, error) {
+func compileCond(ec exprCache, rule, prefix string, c *Cond) (*condition, error) {
 	set := 0
 	for _, b := range []bool{c.Threshold != nil, c.Expr != "", c.Trend != nil, c.Fluctuation != nil} {
 		if b {
@@ -245,7 +248,7 @@ func compileCond(rule, prefix string, c *Cond) (*condition, error) {
 	case c.Threshold != nil:
 		return compileThreshold(rule, prefix, c.Threshold)
 	case c.Expr != "":
-		p, err := compileExpr(rule, prefix+"condition", c.Expr, resultBool)
+		p, err := ec.compile(rule, prefix+"condition", c.Expr, resultBool)
 		if err != nil {
 			return nil, err
 		}

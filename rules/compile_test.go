@@ -200,3 +200,22 @@ func TestGlobMatchesPathMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileAllSharesPrograms checks that rules with the same expression
+// share its program, and that each rule still reports its own errors.
+func TestCompileAllSharesPrograms(t *testing.T) {
+	rule := func(id, cond string) Rule {
+		return Rule{ID: id, Kind: KindAlert, Match: Match{Metric: "t"}, Cond: Cond{Expr: cond}}
+	}
+	cs, err := CompileAll([]Rule{rule("a", "value > 1"), rule("b", "value > 1"), rule("c", "value > 2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs[0].cond.prog != cs[1].cond.prog || cs[0].cond.prog == cs[2].cond.prog {
+		t.Fatal("programs not shared between identical expressions only")
+	}
+	_, err = CompileAll([]Rule{rule("a", "value >"), rule("b", "value >")})
+	if err == nil || !strings.Contains(err.Error(), `rule "a"`) || !strings.Contains(err.Error(), `rule "b"`) {
+		t.Fatalf("errors = %v, want one per rule", err)
+	}
+}

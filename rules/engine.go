@@ -168,13 +168,14 @@ func CompileAll(rules []Rule) ([]*Compiled, error) {
 	var errs []error
 	out := make([]*Compiled, 0, len(rules))
 	seen := make(map[string]bool, len(rules))
+	ec := exprCache{}
 	for _, r := range rules {
 		if seen[r.ID] {
 			errs = append(errs, invalid(r.ID, "id", "duplicate id"))
 			continue
 		}
 		seen[r.ID] = true
-		c, err := Compile(r)
+		c, err := compile(r, ec)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -26,7 +26,7 @@ const maxSteps = 32
 // never marks a step that has not held in the current window.
 const never = math.MinInt64
 
-func (c *Compiled) compilePattern() error {
+func (c *Compiled) compilePattern(ec exprCache) error {
 	r := &c.Rule
 	p := r.Pattern
 	if p == nil {
@@ -55,7 +55,7 @@ func (c *Compiled) compilePattern() error {
 		return err
 	}
 	for i := range p.Steps {
-		st, err := compileStep(r.ID, i, &p.Steps[i])
+		st, err := compileStep(ec, r.ID, i, &p.Steps[i])
 		if err != nil {
 			return err
 		}
@@ -93,13 +93,13 @@ func (s *patternSpec) shape(id string, p *Pattern) error {
 	return nil
 }
 
-func compileStep(id string, i int, st *Step) (stepSpec, error) {
+func compileStep(ec exprCache, id string, i int, st *Step) (stepSpec, error) {
 	prefix := fmt.Sprintf("pattern.steps[%d].", i)
-	m, err := compileMatch(id, prefix+"match", &st.Match)
+	m, err := compileMatch(ec, id, prefix+"match", &st.Match)
 	if err != nil {
 		return stepSpec{}, err
 	}
-	c, err := compileCond(id, prefix, &st.Cond)
+	c, err := compileCond(ec, id, prefix, &st.Cond)
 	if err != nil {
 		return stepSpec{}, err
 	}

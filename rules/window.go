@@ -33,7 +33,7 @@ type windowSpec struct {
 // maxHopsPerWindow bounds size/hop: each reading updates that many windows.
 const maxHopsPerWindow = 1000
 
-func (c *Compiled) compileWindow() error {
+func (c *Compiled) compileWindow(ec exprCache) error {
 	r := &c.Rule
 	w := r.Window
 	if w == nil {
@@ -55,7 +55,7 @@ func (c *Compiled) compileWindow() error {
 	if err := spec.parseKey(r.ID, w.Key); err != nil {
 		return err
 	}
-	if err := spec.setValue(r.ID, w); err != nil {
+	if err := spec.setValue(ec, r.ID, w); err != nil {
 		return err
 	}
 	if err := point.ValidName(w.Output.Metric); err != nil {
@@ -140,12 +140,12 @@ func (s *windowSpec) parseKey(id, key string) error {
 	return nil
 }
 
-func (s *windowSpec) setValue(id string, w *Window) error {
+func (s *windowSpec) setValue(ec exprCache, id string, w *Window) error {
 	if w.Value != "" {
 		if w.Aggregate != "" {
 			return invalid(id, "window.value", "set aggregate or value, not both")
 		}
-		p, err := compileExpr(id, "window.value", w.Value, resultFloat)
+		p, err := ec.compile(id, "window.value", w.Value, resultFloat)
 		if err != nil {
 			return err
 		}
