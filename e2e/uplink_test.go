@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,9 +202,19 @@ func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 // timings, so faults and recoveries happen within the test.
 func edgeConfig(t *testing.T, url string, extra ...string) string {
 	t.Helper()
+	return edgeConfigURLs(t, []string{url}, extra...)
+}
+
+// edgeConfigURLs is edgeConfig with several cloud URLs, tried in order.
+func edgeConfigURLs(t *testing.T, urls []string, extra ...string) string {
+	t.Helper()
+	quoted := make([]string, len(urls))
+	for i, u := range urls {
+		quoted[i] = strconv.Quote(u)
+	}
 	conf := filepath.Join(t.TempDir(), "edge.yaml")
 	yaml := fmt.Sprintf(`uplink:
-  urls: [%q]
+  urls: [%s]
   edge_id: %s
   sign_key: %q
   data_key: %q
@@ -211,7 +223,7 @@ func edgeConfig(t *testing.T, url string, extra ...string) string {
   timeout: 2s
   backoff_min: 50ms
   backoff_max: 300ms
-`, url, testEdgeID, testSignKey, testDataKey) + strings.Join(extra, "")
+`, strings.Join(quoted, ", "), testEdgeID, testSignKey, testDataKey) + strings.Join(extra, "")
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -320,6 +332,24 @@ func TestUplinkFaultsExactlyOnce(t *testing.T) {
 			local := edge.query(t, dev, metric)
 			remote := cloudQuery(t, cl.addr, dev, metric)
 			if len(local) != sent || len(remote) != sent {
+				var miss []int64
+				for ts := range local {
+					if _, ok := remote[ts]; !ok {
+						miss = append(miss, (ts-1_790_000_000_000)/1000)
+					}
+				}
+				slices.Sort(miss)
+				t.Logf("missing message indexes: %v", miss)
+				resp, _ := http.Get("http://" + cl.addr + "/metrics")
+				b, _ := io.ReadAll(resp.Body)
+				for _, l := range strings.Split(string(b), "\n") {
+					if strings.HasPrefix(l, "edgevault_cloud") {
+						t.Log(l)
+					}
+				}
+				var st map[string]any
+				edge.get(t, "/api/v1/uplink", &st)
+				t.Logf("edge uplink: %v", st)
 				t.Fatalf("%s/%s: edge has %d points, cloud %d, published %d", dev, metric, len(local), len(remote), sent)
 			}
 			for ts, v := range local {

@@ -28,7 +28,7 @@ func (c client) history(ctx context.Context, db *store.DB, sum *Summary) error {
 		return fmt.Errorf("resync: %w", err)
 	}
 	for _, s := range series {
-		if s.MaxT < c.o.From || (s.MinT >= c.o.To && s.MinT != 0) {
+		if (s.MaxT != 0 && s.MaxT < c.o.From) || (s.MinT != 0 && s.MinT >= c.o.To) {
 			continue
 		}
 		n, err := c.copySeries(ctx, db, s)
