@@ -115,6 +115,7 @@ var routes = []route{
 	{"GET", "/api/v1/contracts", (*server).contracts},
 	{"POST", "/api/v1/contracts/validate", (*server).validateContract},
 	{"POST", "/api/v1/admin/compact", (*server).compact},
+	{"GET", "/api/v1/admin/backup", (*server).backup},
 	{"GET", "/api/v1/rules", (*server).listRules},
 	{"POST", "/api/v1/rules", (*server).createRule},
 	{"POST", "/api/v1/rules/validate", (*server).validateRule},

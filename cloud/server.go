@@ -144,6 +144,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /api/v1/stats", s.stats)
 	h("GET /api/v1/admin/edges", s.listEdges)
 	h("POST /api/v1/admin/edges", s.registerEdge)
+	h("GET /api/v1/admin/backup", s.backup)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/edgevault/edgevault/backup"
 	"github.com/edgevault/edgevault/bench"
 	"github.com/edgevault/edgevault/cloud"
 	"github.com/edgevault/edgevault/resync"
@@ -23,8 +24,10 @@ commands:
   cloud     run the cloud service (ingest from edge nodes, query and statistics)
   sim       simulate devices publishing over MQTT
   bench     run the reproducible benchmarks (see BENCHMARKS.md)
-  restore   with --from-cloud URL --edge ID, rebuild a data directory from the cloud
   passwd    print the bcrypt hash of a password for the mqtt.users config
+  backup    download a consistent snapshot of a running node, optionally encrypted
+  restore   verify a backup and unpack it as the data directory of a stopped node;
+            with --from-cloud URL --edge ID, rebuild a data directory from the cloud
   version   print the version
 
 Run 'edgevault <command> -h' for the flags of a command.
@@ -52,8 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if resync.IsCloudRestore(rest) {
 			return resync.Command(rest, stdout, stderr)
 		}
-		fmt.Fprintln(stderr, "edgevault restore: --from-cloud URL --edge ID is required")
-		return 2
+		return backup.Command(args, stdout, stderr)
+	case "backup":
+		return backup.Command(args, stdout, stderr)
 	case "passwd":
 		return passwdCommand(rest, os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
