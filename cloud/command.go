@@ -90,6 +90,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, 
 		errc <- hs.Serve(ln)
 	}()
 	fmt.Fprintf(stdout, "edgevault cloud listening on %s\n", ln.Addr())
+	if cfg.AdminToken == "" && cfg.ReadToken == "" {
+		log.Warn("cloud: no admin_token or read_token: the query routes are open to anyone who reaches this address")
+	}
 	log.Info("cloud: listening", "addr", ln.Addr().String(), "storage", cfg.Storage.Backend,
 		"data", cfg.Data, "tls", cfg.TLS.Cert != "")
 	if ready != nil {

@@ -32,6 +32,11 @@ type Config struct {
 	// AdminToken enables the admin routes for "Authorization: Bearer
 	// <token>"; empty disables them (403).
 	AdminToken string `yaml:"admin_token"`
+	// ReadToken, or the admin token, is required on the query routes
+	// (edges/{edge}/query|records|series, stats) once either is set. With
+	// neither set the query routes are open to anyone who reaches the
+	// cloud, which the cloud logs at start.
+	ReadToken string `yaml:"read_token"`
 	// MaxBody bounds an ingest body in bytes (default 16 MiB).
 	MaxBody int64 `yaml:"max_body"`
 	// MaxRaw bounds a batch's decompressed payload (default 64 MiB).

@@ -78,6 +78,11 @@
 //	POST /api/v1/admin/edges             {"id","sign_key","data_key"} registers or re-keys an edge
 //	GET  /metrics, /healthz
 //
+// Query routes (edges/{edge}/query, records, series, and stats) need
+// "Authorization: Bearer <read_token or admin_token>" once either token is
+// configured (401 otherwise); with neither they are open, and the cloud
+// warns at start.
+//
 // Admin routes need "Authorization: Bearer <admin_token>" and are disabled
 // when no token is configured. Edges from the config file cannot be changed
 // over the API.

@@ -117,6 +117,23 @@ func (s *Server) admin(r *http.Request) error {
 	return nil
 }
 
+// reader checks the bearer token of a query route: the read token or the
+// admin token, once either is configured.
+func (s *Server) reader(r *http.Request) error {
+	if s.cfg.AdminToken == "" && s.cfg.ReadToken == "" {
+		return nil
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok && (tokenIs(tok, s.cfg.ReadToken) || tokenIs(tok, s.cfg.AdminToken)) {
+		return nil
+	}
+	return fmt.Errorf("%w: query routes need a read or admin token", ErrUnauthorized)
+}
+
+func tokenIs(tok, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(want)) == 1
+}
+
 func (s *Server) registerEdge(w http.ResponseWriter, r *http.Request) error {
 	if err := s.admin(r); err != nil {
 		return err

@@ -122,6 +122,16 @@ func openBackend(cfg Config, now func() time.Time, log *slog.Logger) (Backend, e
 		Fsync: store.FsyncAlways, Now: now, Logger: log})
 }
 
+// reading guards a query route with the read token (see Config.ReadToken).
+func (s *Server) reading(fn func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.reader(r); err != nil {
+			return err
+		}
+		return fn(w, r)
+	}
+}
+
 // Close closes the backend.
 func (s *Server) Close() error { return s.db.Close() }
 
@@ -138,10 +148,10 @@ func (s *Server) routes() http.Handler {
 		})
 	}
 	h("POST /api/v1/ingest", s.ingest)
-	h("GET /api/v1/edges/{edge}/query", s.edgeQuery)
-	h("GET /api/v1/edges/{edge}/records", s.records)
-	h("GET /api/v1/edges/{edge}/series", s.edgeSeries)
-	h("GET /api/v1/stats", s.stats)
+	h("GET /api/v1/edges/{edge}/query", s.reading(s.edgeQuery))
+	h("GET /api/v1/edges/{edge}/records", s.reading(s.records))
+	h("GET /api/v1/edges/{edge}/series", s.reading(s.edgeSeries))
+	h("GET /api/v1/stats", s.reading(s.stats))
 	h("GET /api/v1/admin/edges", s.listEdges)
 	h("POST /api/v1/admin/edges", s.registerEdge)
 	h("GET /api/v1/admin/backup", s.backup)
@@ -178,6 +188,8 @@ var (
 	ErrBadRequest = errors.New("bad request")
 	ErrNotFound   = errors.New("not found")
 	ErrForbidden  = errors.New("forbidden")
+	// ErrUnauthorized: a query route without a valid read or admin token.
+	ErrUnauthorized = errors.New("unauthorized")
 )
 
 // statusOf is the one place errors become an HTTP status and a code the
@@ -206,6 +218,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized, "unauthorized"
 	case errors.Is(err, ErrEdgeFixed):
 		return http.StatusConflict, "edge_fixed"
 	case errors.Is(err, store.ErrClosed):

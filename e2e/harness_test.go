@@ -51,6 +51,7 @@ type node struct {
 	data    string
 	mqtt    string // host:port
 	http    string // host:port
+	token   string // bearer token for get, "" for none
 	exited  chan struct{}
 	mu      sync.Mutex // guards the log
 	log     strings.Builder
@@ -159,7 +160,14 @@ func publish(t *testing.T, c mqtt.Client, topic string, qos byte, payload []byte
 // the status code.
 func (n *node) get(t *testing.T, path string, out any) int {
 	t.Helper()
-	resp, err := http.Get("http://" + n.http + path)
+	req, err := http.NewRequest(http.MethodGet, "http://"+n.http+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.token != "" {
+		req.Header.Set("Authorization", "Bearer "+n.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

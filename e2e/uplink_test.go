@@ -255,7 +255,7 @@ func (n *node) drained(t *testing.T) bool {
 // cloudQuery returns the raw points of one series of testEdgeID in the cloud.
 func cloudQuery(t *testing.T, addr, device, metric string) map[int64]any {
 	t.Helper()
-	cn := &node{t: t, http: addr}
+	cn := &node{t: t, http: addr, token: testAdminToken}
 	return cn.queryPath(t, "/api/v1/edges/"+testEdgeID+"/query", device, metric)
 }
 
