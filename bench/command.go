@@ -24,6 +24,8 @@ benchmarks:
   scale    1,000 MQTT devices x 10 series at 1 msg/s: peak RSS of the edge node
   rules    1,000 active rules: ingest with vs without, alert-to-webhook latency, memory per rule, 10,000-rule load
   gateways 1,000 gateways x 20 sensors through groups with heartbeats; 10,000 command round trips
+  drain    10 million points buffered at the edge drain to an embedded cloud while live ingest continues;
+           points/s, bytes per point on the wire vs line protocol and JSON, peak RSS of both
 
 Peers must be installed: scripts/install-deps.sh.
 Run 'edgevault bench <benchmark> -h' for its flags.
@@ -51,6 +53,8 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		return rulesCommand(ctx, args[1:], stdout, stderr, log)
 	case "gateways":
 		return gatewaysCommand(ctx, args[1:], stdout, stderr, log)
+	case "drain":
+		return drainCommand(ctx, args[1:], stdout, stderr, log)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -7,6 +7,7 @@
 //	edgevault bench scale    1,000 MQTT devices x 10 series: peak RSS of the edge node
 //	edgevault bench rules    1,000 active rules: ingest with vs without, alert latency, memory, 10,000-rule load
 //	edgevault bench gateways 1,000 gateways x 20 sensors through groups; 10,000 command round trips
+//	edgevault bench drain    10 million buffered points drain to the cloud while live ingest continues
 //
 // # ingest
 //
@@ -123,6 +124,35 @@
 // the command is succeeded by then). The node's own view, created to
 // updated of the succeeded commands (GET /api/v1/commands), is reported
 // beside it.
+//
+// # drain
+//
+// Starts `edgevault cloud` (embedded store; generated config registering
+// one edge with random keys) and the edge node, whose uplink URL is a
+// forwarding proxy in the bench process (uplink backoff 100ms..1s, the
+// rest default unless -drain-rate or -batch-points say otherwise). The
+// proxy answers 503 while the cloud is "down". 10,000,000 points (100
+// devices x 2 metrics x 50,000 s: the storage bench's 2-decimal random
+// walks at 1 Hz, generated as they are sent) are POSTed to /write in
+// 5,000-line batches, precision s, and the bench waits until the edge's
+// GET /api/v1/uplink shows nothing pending and every point in queued
+// batches. Then the proxy opens: the drain lasts from that moment until
+// the last batch queued before it is acknowledged (the uplink sends bulk
+// batches in sequence order, so these are the first acknowledged items);
+// meanwhile a live load POSTs 5,000 points/s of 50 other devices to the
+// edge (one POST per 100 ms), whose achieved rate and POST latency are
+// reported. The proxy tallies every acknowledged batch from its clear
+// header (batch.PeekHeader): telemetry body bytes per point are the bytes
+// on the wire, with the HTTP request headers as a second figure; the edge's
+// backlog_bytes per point is the outbox's own view. The same data is sized
+// as line protocol (the bodies sent), one JSON object per point and one
+// JSON object per device-second (an MQTT payload; encoding/json's shortest
+// numbers). VmRSS of both processes is sampled every 100 ms (peak per
+// phase) and VmHWM read after the drain; CPU time of each process in the
+// drain and the load average are reported, since a busy machine slows the
+// drain. After the live load stops and the edge's backlog is empty, every
+// series of the loaded and the live devices is counted in the cloud (GET
+// /api/v1/edges/{edge}/query, paged) against what was written.
 //
 // Every child process is killed and every temp dir removed when the bench
 // ends, on error and on Ctrl-C; children also get SIGKILL if the bench process

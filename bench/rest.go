@@ -45,12 +45,19 @@ func nextFrom(next json.RawMessage) (int64, error) {
 // countSeries counts the points of one series in [from, to) over REST,
 // following the next pages.
 func countSeries(ctx context.Context, c *http.Client, base, device, metric string, from, to int64) (int64, error) {
+	return countSeriesAt(ctx, c, base+"/api/v1/query", device, metric, from, to)
+}
+
+// countSeriesAt is countSeries against a query endpoint with the edge
+// API's parameters and answer, such as the cloud's
+// /api/v1/edges/{edge}/query.
+func countSeriesAt(ctx context.Context, c *http.Client, endpoint, device, metric string, from, to int64) (int64, error) {
 	var n int64
 	for from != 0 {
 		q := url.Values{"device": {device}, "metric": {metric}, "from": {strconv.FormatInt(from, 10)},
 			"to": {strconv.FormatInt(to, 10)}, "limit": {"1000000"}}
 		var page queryPage
-		if err := getJSON(ctx, c, base+"/api/v1/query?"+q.Encode(), &page); err != nil {
+		if err := getJSON(ctx, c, endpoint+"?"+q.Encode(), &page); err != nil {
 			return n, fmt.Errorf("query %s/%s: %w", device, metric, err)
 		}
 		n += int64(len(page.Points))

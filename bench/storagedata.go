@@ -36,39 +36,67 @@ func storageDevice(i int) string { return fmt.Sprintf("stor-%04d", i) }
 //
 //	env,device=stor-0003 temperature=21.02,humidity=44.97 1795737600
 func StorageBatches(devices, seconds, lines int, startS int64, seed uint64) [][]byte {
-	walks := make([][]int64, devices) // hundredths, per device and metric
-	rngs := make([]*rand.Rand, devices)
-	for d := range walks {
-		rngs[d] = rand.New(rand.NewPCG(seed, uint64(d)))
-		for _, m := range storageMetrics {
-			walks[d] = append(walks[d], m.start)
-		}
-	}
+	g := newWalkGen(devices, seconds, startS, seed, storageDevice)
 	var out [][]byte
-	buf := make([]byte, 0, lines*64)
-	n := 0
-	for s := range seconds {
-		for d := range devices {
-			if s > 0 {
-				for m := range walks[d] {
-					walks[d][m] += int64(rngs[d].IntN(11)) - 5
-				}
-			}
-			buf = appendStorageLine(buf, d, walks[d], startS+int64(s))
-			if n++; n == lines {
-				out, buf, n = append(out, buf), make([]byte, 0, lines*64), 0
-			}
+	for {
+		buf, n := g.next(make([]byte, 0, lines*64), lines, nil)
+		if n == 0 {
+			return out
 		}
-	}
-	if n > 0 {
 		out = append(out, buf)
 	}
-	return out
 }
 
-func appendStorageLine(buf []byte, dev int, hundredths []int64, sec int64) []byte {
+// walkGen produces the lines of StorageBatches one batch at a time, so a
+// large load (bench drain) need not be held in memory.
+type walkGen struct {
+	devices, seconds int
+	startS           int64
+	name             func(dev int) string
+	walks            [][]int64 // hundredths, per device and metric
+	rngs             []*rand.Rand
+	s, d             int // the next line: second s of device d
+}
+
+func newWalkGen(devices, seconds int, startS int64, seed uint64, name func(int) string) *walkGen {
+	g := &walkGen{devices: devices, seconds: seconds, startS: startS, name: name,
+		walks: make([][]int64, devices), rngs: make([]*rand.Rand, devices)}
+	for d := range g.walks {
+		g.rngs[d] = rand.New(rand.NewPCG(seed, uint64(d)))
+		for _, m := range storageMetrics {
+			g.walks[d] = append(g.walks[d], m.start)
+		}
+	}
+	return g
+}
+
+// next appends up to lines lines to buf and returns it with the number of
+// lines; 0 when every second is done. each, if not nil, sees every line's
+// device, second and values (hundredths, in storageMetrics order).
+func (g *walkGen) next(buf []byte, lines int, each func(dev int, sec int64, hundredths []int64)) ([]byte, int) {
+	n := 0
+	for ; n < lines && g.s < g.seconds; n++ {
+		w := g.walks[g.d]
+		if g.s > 0 {
+			for m := range w {
+				w[m] += int64(g.rngs[g.d].IntN(11)) - 5
+			}
+		}
+		sec := g.startS + int64(g.s)
+		buf = appendStorageLine(buf, g.name(g.d), w, sec)
+		if each != nil {
+			each(g.d, sec, w)
+		}
+		if g.d++; g.d == g.devices {
+			g.d, g.s = 0, g.s+1
+		}
+	}
+	return buf, n
+}
+
+func appendStorageLine(buf []byte, device string, hundredths []int64, sec int64) []byte {
 	buf = append(buf, "env,device="...)
-	buf = append(buf, storageDevice(dev)...)
+	buf = append(buf, device...)
 	for m, v := range hundredths {
 		if m == 0 {
 			buf = append(buf, ' ')
