@@ -12,7 +12,9 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/edgevault/edgevault/kv"
 	"github.com/edgevault/edgevault/store"
+	"github.com/edgevault/edgevault/uplink"
 )
 
 // RestoreResult says what Restore did.
@@ -105,6 +107,10 @@ func checkStore(dir string) (int, error) {
 		return 0, fmt.Errorf("restore: restored store does not open: %w", err)
 	}
 	n := len(db.Series())
+	if err := uplink.SkipRestored(kv.WithPrefix(db.Meta(), "uplink/")); err != nil {
+		db.Close()
+		return 0, fmt.Errorf("restore: %w", err)
+	}
 	if err := db.Close(); err != nil {
 		return 0, fmt.Errorf("restore: close restored store: %w", err)
 	}

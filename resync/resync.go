@@ -2,7 +2,6 @@ package resync
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/edgevault/edgevault/edge"
 	"github.com/edgevault/edgevault/kv"
 	"github.com/edgevault/edgevault/store"
+	"github.com/edgevault/edgevault/uplink"
 )
 
 // ErrNotEmpty refuses to restore over existing data.
@@ -84,9 +84,8 @@ func Restore(ctx context.Context, o Options) (Summary, error) {
 
 func (c client) restore(ctx context.Context, db *store.DB, sum *Summary) error {
 	meta := db.Meta()
-	// The uplink outbox key "n" (uplink/doc.go): sequences below it are used.
-	if err := meta.Put([]byte("uplink/n"), binary.BigEndian.AppendUint64(nil, sum.NextSeq)); err != nil {
-		return fmt.Errorf("outbox position: %w", err)
+	if err := uplink.SetNextSeq(kv.WithPrefix(meta, "uplink/"), sum.NextSeq); err != nil {
+		return err
 	}
 	var cfg json.RawMessage
 	for _, kind := range []string{batch.KindRegistry, batch.KindAlerts, batch.KindCommands, batch.KindDeadLetters} {

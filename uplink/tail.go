@@ -1,9 +1,13 @@
 package uplink
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/edgevault/edgevault/batch"
+	"github.com/edgevault/edgevault/kv"
 	"github.com/edgevault/edgevault/point"
 )
 
@@ -176,4 +180,39 @@ func (o *Outbox) EnqueueNow(kind string, p Priority, records [][]byte) error {
 	}
 	k := pendKey{kind, p}
 	return o.cut(func(q pendKey, _ *pending) bool { return q == k })
+}
+
+// RestoreJump is how far a restored outbox's sequence numbers move ahead
+// (SkipRestored): an edge sends far fewer batches between a backup and its
+// restore, so no number the cloud may have acknowledged is used again.
+const RestoreJump = 1 << 32
+
+// SetNextSeq makes an outbox stored in s (the view Open gets) number its
+// batches from next on, or later if it already would. A node rebuilt from
+// the cloud uses it to go past the highest sequence the cloud acknowledged:
+// the cloud answers a sequence it already has as a duplicate and drops it.
+func SetNextSeq(s kv.Store, next uint64) error {
+	v, err := s.Get(keyNext)
+	if err == nil && len(v) == 8 && binary.BigEndian.Uint64(v) >= next {
+		return nil
+	}
+	if err != nil && !errors.Is(err, kv.ErrNotFound) {
+		return fmt.Errorf("outbox position: %w", err)
+	}
+	return s.Put(keyNext, binary.BigEndian.AppendUint64(nil, next))
+}
+
+// SkipRestored moves the sequence numbers of an outbox restored from a
+// backup RestoreJump ahead, since the edge may have sent batches after the
+// backup under the numbers it holds. A store without an outbox is left as
+// it is.
+func SkipRestored(s kv.Store) error {
+	v, err := s.Get(keyNext)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil
+	}
+	if err != nil || len(v) != 8 {
+		return fmt.Errorf("outbox position: %w", errors.Join(err, ErrCorrupt))
+	}
+	return s.Put(keyNext, binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(v)+RestoreJump))
 }

@@ -97,3 +97,39 @@ func TestConfirmWaitsForPersist(t *testing.T) {
 		t.Fatalf("confirmed %v, want it to end at 9", confirmed)
 	}
 }
+
+// TestRepositionSequences: a node restored from a backup or from the cloud
+// never reuses a sequence number the cloud may hold.
+func TestRepositionSequences(t *testing.T) {
+	c := newCloud(t, nil)
+	clk := newFakeClock()
+	s := kv.NewMem()
+	if err := SkipRestored(s); err != nil { // no outbox yet: nothing to move
+		t.Fatal(err)
+	}
+	if _, err := s.Get(keyNext); err == nil {
+		t.Fatal("SkipRestored created an outbox position")
+	}
+	ob := openTest(t, testConfig(c.srv.URL), s, clk)
+	enqueueBatches(t, ob, PriorityBulk, 0, 2) // seqs 1 and 2
+	if err := SkipRestored(s); err != nil {
+		t.Fatal(err)
+	}
+	ob = openTest(t, testConfig(c.srv.URL), s, clk)
+	if ob.nextSeq <= RestoreJump {
+		t.Fatalf("after SkipRestored next seq %d, want past %d", ob.nextSeq, uint64(RestoreJump))
+	}
+	if err := SetNextSeq(s, 5); err != nil { // never moves back
+		t.Fatal(err)
+	}
+	if ob = openTest(t, testConfig(c.srv.URL), s, clk); ob.nextSeq <= RestoreJump {
+		t.Fatalf("SetNextSeq moved back to %d", ob.nextSeq)
+	}
+	fresh := kv.NewMem()
+	if err := SetNextSeq(fresh, 77); err != nil {
+		t.Fatal(err)
+	}
+	if ob = openTest(t, testConfig(c.srv.URL), fresh, clk); ob.nextSeq != 77 {
+		t.Fatalf("SetNextSeq on a fresh store: next %d, want 77", ob.nextSeq)
+	}
+}
