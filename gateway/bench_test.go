@@ -61,3 +61,25 @@ func TestGroup20Sizes(t *testing.T) {
 		t.Fatalf("binary form %d bytes is not smaller than JSON %d", bin, j)
 	}
 }
+
+// BenchmarkUpPathGroup20 is the node's CPU share of one gateway report
+// before the store: envelope, every frame through its contract, the ack.
+func BenchmarkUpPathGroup20(b *testing.B) {
+	for _, binForm := range []bool{false, true} {
+		b.Run(map[bool]string{false: "json", true: "binary"}[binForm], func(b *testing.B) {
+			payload := Encode(group20(), binForm)
+			d := Decoder{Frames: testFrames(b)}
+			b.ReportAllocs()
+			for b.Loop() {
+				env, err := DecodeEnvelope(payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rs, errs := d.DecodeGroup(env, 1); len(errs) != 0 || len(rs) != 100 {
+					b.Fatalf("%d readings, %v", len(rs), errs)
+				}
+				AckFor(env)
+			}
+		})
+	}
+}

@@ -193,13 +193,16 @@ func readFrames(r *reader) []Frame {
 		return nil
 	}
 	out := make([]Frame, 0, min(n, len(r.b)/5)) // each frame takes at least 5 bytes
+	var contract string                         // shared by consecutive frames that name the same one
 	for i := 0; i < n && r.err == nil; i++ {
-		out = append(out, Frame{
-			Sensor:   r.string("sensor", point.MaxNameLen),
-			Contract: r.string("contract", point.MaxNameLen),
-			Time:     r.time("ts"),
-			Data:     r.bytes("frame", MaxFrame),
-		})
+		f := Frame{Sensor: r.string("sensor", point.MaxNameLen)}
+		if c := r.bytes("contract", point.MaxNameLen); string(c) != contract {
+			contract = string(c)
+		}
+		f.Contract = contract
+		f.Time = r.time("ts")
+		f.Data = r.bytes("frame", MaxFrame)
+		out = append(out, f)
 	}
 	return out
 }

@@ -156,7 +156,23 @@ func Encode(env Envelope, binary bool) []byte {
 // down topic once the readings of env are durable: an ack with env's id, in
 // the form env came in.
 func AckFor(env Envelope) []byte {
-	return Encode(Envelope{Type: TypeAck, ID: env.ID}, env.Binary)
+	if env.Binary || !plainJSON(env.ID) {
+		return Encode(Envelope{Type: TypeAck, ID: env.ID}, env.Binary)
+	}
+	// What Encode writes, without encoding/json: one ack per report.
+	const head, tail = `{"v":1,"type":"ack","id":"`, `"}`
+	b := make([]byte, 0, len(head)+len(env.ID)+len(tail))
+	return append(append(append(b, head...), env.ID...), tail...)
+}
+
+// plainJSON reports whether s is printable ASCII that JSON writes as is.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func firstNonBlank(b []byte) byte {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
@@ -254,5 +255,48 @@ func TestDocExamples(t *testing.T) {
 		if _, err := DecodeEnvelope([]byte(ex)); err != nil {
 			t.Errorf("%s: %v", ex, err)
 		}
+	}
+}
+
+// TestScanJSONTakesEncoded: what Encode writes for the frequent types takes
+// the fast path, and reads as json.Unmarshal reads it.
+func TestScanJSONTakesEncoded(t *testing.T) {
+	for _, env := range append(sampleEnvelopes(), group20()) {
+		payload := Encode(env, false)
+		var fast, slow jsonEnvelope
+		ok := scanJSON(payload, &fast)
+		switch env.Type {
+		case TypeCommand, TypeCommandResult:
+			continue // json.Unmarshal reads their bodies
+		}
+		if bytes.IndexByte(payload, '\\') >= 0 {
+			continue // and strings with escapes
+		}
+		if !ok {
+			t.Errorf("%s: %s not taken by the fast path", env.Type, payload)
+			continue
+		}
+		if err := json.Unmarshal(payload, &slow); err != nil || !sameJSONEnvelope(fast, slow) {
+			t.Errorf("%s: fast %+v, json.Unmarshal %+v (%v)", env.Type, fast, slow, err)
+		}
+	}
+}
+
+func TestAckForIsEncode(t *testing.T) {
+	for _, id := range []string{"1", "1700000000000-42", "a b~", `q"uote`, `back\slash`, "é", "\u2028", "<&>"} {
+		for _, binForm := range []bool{false, true} {
+			got := AckFor(Envelope{Type: TypeGroup, ID: id, Binary: binForm})
+			if want := Encode(Envelope{Type: TypeAck, ID: id}, binForm); !bytes.Equal(got, want) {
+				t.Errorf("id %q binary=%v: AckFor %q, Encode %q", id, binForm, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkAckFor(b *testing.B) {
+	env := Envelope{Type: TypeGroup, ID: "1700000000000-42"}
+	b.ReportAllocs()
+	for b.Loop() {
+		AckFor(env)
 	}
 }

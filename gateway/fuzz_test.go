@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -88,4 +89,50 @@ func FuzzRoundTrip(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzScanJSON holds the fast JSON path to json.Unmarshal: whatever
+// scanJSON accepts, json.Unmarshal accepts and reads the same way.
+func FuzzScanJSON(f *testing.F) {
+	addSeeds(f)
+	for _, s := range []string{
+		`{"v":1,"type":"group","id":"42","ts":1700000000000,"items":[{"sensor":"s1","contract":"env@v1","frame":"CJgQ2FYBAZA=","ts":1700000000000}]}`,
+		`{"type":"report","id":"43","items":[{"sensor":"s1","metric":"t","value":-21.5e3,"ts":0},{"metric":"up","value":3600,"type":"int"},{"metric":"on","value":true},{"metric":"x","value":"é"}]}`,
+		` { "type" : "ack" , "id" : "1" } `, `{"type":"ack","id":"1","ID":"2"}`, `{"type":"ack","id":"1","id":"2"}`,
+		`{"type":"group","id":"1","items":[{"frame":""},{"frame":"AA=="}],"ts":1}`, `{"items":[]}`, `{"ts":01}`, `{"ts":1.0}`,
+		`{"type":"report","id":"1","items":[{"value":01}]}`, `{"id":"a\u0041"}`, `{"v":1e0}`, `{"items":[{"ts":-0}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var fast jsonEnvelope
+		if !scanJSON(payload, &fast) {
+			return
+		}
+		var slow jsonEnvelope
+		if err := json.Unmarshal(payload, &slow); err != nil {
+			t.Fatalf("scanJSON accepted what json.Unmarshal refuses (%v): %q", err, payload)
+		}
+		if !sameJSONEnvelope(fast, slow) {
+			t.Fatalf("scanJSON read %q differently\nfast %+v\nslow %+v", payload, fast, slow)
+		}
+	})
+}
+
+// sameJSONEnvelope compares two decodings; an empty frame or raw value is
+// the same nil or not (nothing downstream tells them apart).
+func sameJSONEnvelope(a, b jsonEnvelope) bool {
+	norm := func(e *jsonEnvelope) {
+		for i := range e.Items {
+			if len(e.Items[i].Frame) == 0 {
+				e.Items[i].Frame = nil
+			}
+			if len(e.Items[i].Value) == 0 {
+				e.Items[i].Value = nil
+			}
+		}
+	}
+	norm(&a)
+	norm(&b)
+	return reflect.DeepEqual(a, b)
 }

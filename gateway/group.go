@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/edgevault/edgevault/codec"
 	"github.com/edgevault/edgevault/point"
@@ -26,12 +28,20 @@ const frameTopic = "gwframe/{device}"
 // format and spec (binary layout, JSON mappings, ...) decode the frame, the
 // contract's own topic is not used (so topic captures other than {device}
 // give no tags). A contract with a device_field takes the device from the
-// frame instead. Safe for concurrent use; immutable once built.
+// frame instead. Safe for concurrent use; its contracts are fixed once built.
 type ContractFrames struct {
 	byID     map[string]*codec.Set // "name@vN"
 	byName   map[string]*codec.Set // "name": the highest version
 	versions map[string]int
+
+	// topics caches "gwframe/<sensor>" per sensor: the same sensors report
+	// every few seconds, and the readings' device is a slice of it. At most
+	// maxFrameTopics entries; past that, topics are built per frame.
+	topics  sync.Map // sensor -> topic
+	ntopics atomic.Int64
 }
+
+const maxFrameTopics = 1 << 17
 
 // NewContractFrames compiles the contracts that can decode frames: binary,
 // json, line, zigbee2mqtt and tasmota ones; status and ignore contracts are
@@ -70,11 +80,24 @@ func (cf *ContractFrames) DecodeFrame(contract, device string, frame []byte, ts 
 	if !ValidGatewayID(device) {
 		return nil, fmt.Errorf("sensor %q: not usable as a topic level: %w", device, ErrInvalid)
 	}
-	d, err := set.Decode(codec.Message{Topic: "gwframe/" + device, Payload: frame, Received: ts})
+	d, err := set.Decode(codec.Message{Topic: cf.topic(device), Payload: frame, Received: ts})
 	if err != nil {
 		return nil, err
 	}
 	return d.Readings, nil
+}
+
+func (cf *ContractFrames) topic(device string) string {
+	if t, ok := cf.topics.Load(device); ok {
+		return t.(string)
+	}
+	t := "gwframe/" + device
+	if cf.ntopics.Load() < maxFrameTopics {
+		if _, loaded := cf.topics.LoadOrStore(device, t); !loaded {
+			cf.ntopics.Add(1)
+		}
+	}
+	return t
 }
 
 func (cf *ContractFrames) lookup(contract string) *codec.Set {
@@ -114,7 +137,7 @@ func (e *FrameError) Unwrap() error { return e.Err }
 // the others are returned in frame order.
 func (d Decoder) DecodeGroup(env Envelope, received int64) ([]point.Reading, []FrameError) {
 	var (
-		out  = make([]point.Reading, 0, len(env.Frames)*4)
+		out  []point.Reading
 		errs []FrameError
 	)
 	for i, f := range env.Frames {
@@ -129,6 +152,11 @@ func (d Decoder) DecodeGroup(env Envelope, received int64) ([]point.Reading, []F
 		if err != nil {
 			errs = append(errs, FrameError{Index: i, Frame: f, Err: err})
 			continue
+		}
+		if out == nil {
+			// Frames of a group mostly share a contract: size for all of
+			// them like the first, so the readings are copied once.
+			out = make([]point.Reading, 0, len(rs)*(len(env.Frames)-i))
 		}
 		out = append(out, rs...)
 	}

@@ -94,6 +94,15 @@ func (h *Heartbeats) Remove(gw string) {
 
 // Seen records a message from gw (a heartbeat answer or anything else).
 func (h *Heartbeats) Seen(gw string) {
+	// Every envelope of an online gateway lands here: only a transition
+	// needs emitMu, which orders it against Tick's.
+	h.mu.Lock()
+	if p, ok := h.gws[gw]; ok && p.Online {
+		p.LastSeen = h.opt.Now()
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
 	h.emitMu.Lock()
 	defer h.emitMu.Unlock()
 	now := h.opt.Now()

@@ -39,8 +39,11 @@ type jsonItem struct {
 
 func decodeJSON(b []byte) (Envelope, error) {
 	var j jsonEnvelope
-	if err := json.Unmarshal(b, &j); err != nil {
-		return Envelope{}, invalid("json: %v", err)
+	if !scanJSON(b, &j) {
+		j = jsonEnvelope{}
+		if err := json.Unmarshal(b, &j); err != nil {
+			return Envelope{}, invalid("json: %v", err)
+		}
 	}
 	if j.V != 0 && j.V != Version {
 		return Envelope{}, invalid("version %d not supported", j.V)
