@@ -323,9 +323,28 @@ func (e *Engine) observe(r *point.Reading) {
 }
 
 func (e *Engine) dispatch(r *point.Reading, depth int) {
-	e.visit(e.byMetric[r.Metric], e.byMetricDev[seriesRef{r.Device, r.Metric}], r, depth)
-	e.visit(e.byDevice[r.Device], nil, r, depth)
-	e.visit(e.wild, e.wildDev[r.Device], r, depth)
+	var metric, metricDev, device, wildDev []hook // empty maps are not looked up
+	if len(e.byMetric) > 0 {
+		metric = e.byMetric[r.Metric]
+	}
+	if len(e.byMetricDev) > 0 {
+		metricDev = e.byMetricDev[seriesRef{r.Device, r.Metric}]
+	}
+	if len(e.byDevice) > 0 {
+		device = e.byDevice[r.Device]
+	}
+	if len(e.wildDev) > 0 {
+		wildDev = e.wildDev[r.Device]
+	}
+	if len(metric)+len(metricDev) > 0 {
+		e.visit(metric, metricDev, r, depth)
+	}
+	if len(device) > 0 {
+		e.visit(device, nil, r, depth)
+	}
+	if len(e.wild)+len(wildDev) > 0 {
+		e.visit(e.wild, wildDev, r, depth)
+	}
 }
 
 // visit handles the hooks of two lists, each in index order, merged into
