@@ -8,6 +8,7 @@ event patterns, evaluated on each reading as it arrives at the edge.
 	e := rules.New(rules.Options{Now: clock, Emit: nonBlockingSend})
 	err := e.Set(ruleList)          // atomic replace; invalid rules are refused
 	e.Observe(reading)              // hot path: only rules indexed under the metric run
+	e.ObserveBatch(readings)        // the same, under one lock
 	e.DeviceStatus("dev", false, t) // online/offline transitions are events too
 	e.Tick()                        // once a second or so: windows close, `for` elapses
 
@@ -42,8 +43,12 @@ Common keys:
 	  event:     reading (default) | status (online/offline transitions)
 	  where:     boolean expression filter
 
-Readings are indexed by exact metric name, so a reading only reaches the
-rules naming its metric (plus the few with globs or no metric).
+Rules are indexed by exact metric name and exact device, so a reading only
+reaches the rules naming its metric, or its device, or both (plus the few
+with metric globs or no metric). Trend and fluctuation keep running sums and
+running minima and maxima, so a reading costs the same however many samples
+their duration holds. Rules that repeat an expression share its compiled
+program; SetCompiled keeps the state of every rule handed over again.
 
 # Window rules
 
