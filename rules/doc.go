@@ -44,11 +44,12 @@ Common keys:
 	  where:     boolean expression filter
 
 Rules are indexed by exact metric name and exact device, so a reading only
-reaches the rules naming its metric, or its device, or both (plus the few
-with metric globs or no metric). Trend and fluctuation keep running sums and
+reaches the rules whose metric and device can match it (plus the few with
+metric globs or no metric and a device glob, checked for every reading). Trend and fluctuation keep running sums and
 running minima and maxima, so a reading costs the same however many samples
-their duration holds. Rules that repeat an expression share its compiled
-program; SetCompiled keeps the state of every rule handed over again.
+their duration holds. Rules compiled together (CompileAll) that repeat an
+expression share its program; SetCompiled keeps the state of every rule
+handed over again.
 
 # Window rules
 
