@@ -217,19 +217,54 @@ func (s *Service) deliver() {
 		case <-s.stop:
 			return
 		case o := <-s.out:
+			s.handleQueued(o)
+		}
+	}
+}
+
+// maxAppend bounds the derived points stored by one Append.
+const maxAppend = 1024
+
+// handleQueued handles o and the outputs queued behind it, in order.
+// Consecutive derived points are stored by one Append: Append waits for a
+// commit, and the windows closing at a minute's turn would otherwise make
+// the alerts behind them wait for a commit per point.
+func (s *Service) handleQueued(o Output) {
+	var pts []point.Reading
+	for {
+		if o.Kind == OutputPoint {
+			pts = append(pts, o.Point)
+		} else {
+			s.store(pts)
+			pts = nil
 			s.handle(o)
 		}
+		if len(pts) == maxAppend {
+			s.store(pts)
+			pts = nil
+		}
+		select {
+		case o = <-s.out:
+		default:
+			s.store(pts)
+			return
+		}
+	}
+}
+
+func (s *Service) store(pts []point.Reading) {
+	if len(pts) == 0 || s.o.Append == nil {
+		return
+	}
+	if err := s.o.Append(pts); err != nil {
+		s.o.Engine.Logger.Warn("derived points not stored", "points", len(pts), "err", err)
 	}
 }
 
 func (s *Service) handle(o Output) {
 	switch o.Kind {
 	case OutputPoint:
-		if s.o.Append != nil {
-			if err := s.o.Append([]point.Reading{o.Point}); err != nil {
-				s.o.Engine.Logger.Warn("derived point not stored", "rule", o.Rule, "err", err)
-			}
-		}
+		s.store([]point.Reading{o.Point})
 	case OutputAlert:
 		if s.o.Alert != nil {
 			s.o.Alert(o.Alert)
@@ -267,13 +302,10 @@ func (s *Service) Close() {
 	s.closed.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
-		for {
-			select {
-			case o := <-s.out:
-				s.handle(o)
-			default:
-				return
-			}
+		select {
+		case o := <-s.out:
+			s.handleQueued(o)
+		default:
 		}
 	})
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -225,4 +226,33 @@ func BenchmarkPutWith10000Rules(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestServiceStoresQueuedPointsTogether checks that derived points queued
+// together are stored by one Append, in order with the alerts between
+// them.
+func TestServiceStoresQueuedPointsTogether(t *testing.T) {
+	var calls []string
+	s, err := NewService(ServiceOptions{
+		Append: func(rs []point.Reading) error {
+			for _, r := range rs {
+				calls = append(calls, r.Metric)
+			}
+			calls = append(calls, "|")
+			return nil
+		},
+		Alert: func(a Alert) { calls = append(calls, "alert "+a.Rule) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := func(m string) Output { return Output{Kind: OutputPoint, Point: point.Reading{Metric: m}} }
+	for _, o := range []Output{pt("b"), pt("c"), {Kind: OutputAlert, Alert: Alert{Rule: "r"}}, pt("d")} {
+		s.emit(o)
+	}
+	s.handleQueued(pt("a")) // not started: nothing else reads s.out
+	if got, want := strings.Join(calls, " "), "a b c | alert r d |"; got != want {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	s.Close()
 }
