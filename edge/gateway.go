@@ -2,6 +2,8 @@ package edge
 
 import (
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/edgevault/edgevault/batch"
@@ -21,6 +23,7 @@ type gateways struct {
 	dec    gateway.Decoder
 	cmds   *gateway.Commands
 	hb     *gateway.Heartbeats
+	acks   *ackSender
 }
 
 func (n *Node) openGateways(meta kv.Store) error {
@@ -36,6 +39,7 @@ func (n *Node) openGateways(meta kv.Store) error {
 		Interval: n.cfg.Gateway.HeartbeatInterval, Send: g.send, OnChange: g.presence,
 		Logger: log, Binary: n.cfg.Gateway.Binary,
 	})
+	g.acks = &ackSender{send: g.send, log: log, wake: make(chan struct{}, 1)}
 	n.gw = g
 	return nil
 }
@@ -96,10 +100,92 @@ func (g *gateways) storeAndAck(gw string, msg ingest.Message, env gateway.Envelo
 	if env.ID == "" {
 		return nil
 	}
-	if err := g.send(gw, gateway.AckFor(env)); err != nil {
-		g.n.log.Warn("gateway ack not sent", "gateway", gw, "id", env.ID, "err", err)
-	}
+	g.acks.enqueue(gw, env.ID, gateway.AckFor(env))
 	return nil
+}
+
+// ackSender publishes report acks from its own goroutine. Publishing from
+// the gateway's connection goroutine runs the broker's whole publish path
+// on top of the one handling the report, and that goroutine's stack, shrunk
+// by the GC while it waits for the next report, was grown (copied) again
+// for nearly every ack: about 10% of the node's CPU at 300 gateways. The
+// goroutine runs while there are acks and ends after ackIdle without any.
+// An ack that is never sent (the node stops) is harmless: the gateway
+// resends the report and gets another.
+type ackSender struct {
+	send func(gw string, payload []byte) error
+	log  *slog.Logger
+	wake chan struct{} // buffered 1: acks queued while running
+
+	mu      sync.Mutex // guards the following
+	queue   []queuedAck
+	running bool
+}
+
+type queuedAck struct {
+	gw, id  string
+	payload []byte
+}
+
+const (
+	ackIdle      = time.Second
+	maxAcksQueue = 1 << 14 // past this, acks are sent by the caller
+)
+
+func (s *ackSender) enqueue(gw, id string, payload []byte) {
+	s.mu.Lock()
+	if len(s.queue) >= maxAcksQueue {
+		s.mu.Unlock()
+		s.publish(queuedAck{gw, id, payload})
+		return
+	}
+	s.queue = append(s.queue, queuedAck{gw, id, payload})
+	if !s.running {
+		s.running = true
+		go s.run()
+	} else {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	s.mu.Unlock()
+}
+
+func (s *ackSender) run() {
+	var batch []queuedAck
+	idle := time.NewTimer(ackIdle)
+	defer idle.Stop()
+	for {
+		s.mu.Lock()
+		batch, s.queue = s.queue, batch[:0]
+		s.mu.Unlock()
+		for _, a := range batch {
+			s.publish(a)
+		}
+		clear(batch)
+		if len(batch) > 0 {
+			continue
+		}
+		idle.Reset(ackIdle)
+		select {
+		case <-s.wake:
+		case <-idle.C:
+			s.mu.Lock()
+			if len(s.queue) == 0 {
+				s.running = false
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *ackSender) publish(a queuedAck) {
+	if err := s.send(a.gw, a.payload); err != nil {
+		s.log.Warn("gateway ack not sent", "gateway", a.gw, "id", a.id, "err", err)
+	}
 }
 
 // Commands for the API.
