@@ -318,15 +318,16 @@ func (c *Config) Validate() error {
 }
 
 // CompiledRules returns Rules compiled (rules.CompileAll), compiling them
-// only if they differ from those the last call (or Validate) compiled. The
+// only if they differ from those the last call (or Validate) compiled on
+// this Config or a copy (a Config from Default or Load remembers). The
 // comparison is with copies of the Rule values: change a rule by setting
 // it or its fields, not through a pointer it holds (Threshold, Window...),
 // which the copy shares.
 func (c *Config) CompiledRules() ([]*rules.Compiled, error) {
-	if c.compiled == nil {
-		c.compiled = &compiledRules{}
-	}
 	cr := c.compiled
+	if cr == nil { // not from Default or Load: nowhere to remember
+		return rules.CompileAll(c.Rules)
+	}
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
 	if !cr.done || len(cr.snap) != len(c.Rules) || !reflect.DeepEqual(cr.snap, c.Rules) && len(c.Rules) > 0 {

@@ -104,7 +104,7 @@ func TestRulesCompiledOnce(t *testing.T) {
 	if got, _ := copied.CompiledRules(); len(got) != 1 || got[0].Rule.ID != "hot" {
 		t.Fatalf("compiled = %v", got)
 	}
-	var zero Config // not from Default: no cache yet
+	var zero Config // not from Default: nothing remembered
 	if got, err := zero.CompiledRules(); err != nil || len(got) != 0 {
 		t.Fatalf("zero config: %v %v", got, err)
 	}
