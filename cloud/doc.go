@@ -35,7 +35,10 @@
 // (invalid names, kind conflicts) are acknowledged too, since resending them
 // cannot help, and are logged and counted in metrics.
 //
-// A crash between the store write and saving the set makes the edge retry
+// On the embedded store the set is written without a disk flush of its own
+// (store.DB.PutMetaLazy): the readings are flushed already, and a set lost
+// in a crash only costs resends. A crash between the store write and saving
+// the set makes the edge retry
 // a batch that is already stored; storing it again changes nothing, because
 // the store keeps one value per series and timestamp and records are keyed
 // by sequence and index. The same holds when the set forgets sequences: it
@@ -74,6 +77,8 @@
 //	GET  /api/v1/edges/{edge}/series     the edge's series with their time range
 //	GET  /api/v1/stats                   ?metric=&from=&to=&step=&agg=count,avg,min,max&edge=&device=
 //	                                     per edge and bucket: count, avg, min, max over its series
+//	GET  /api/v1/admin/backup            online snapshot of the embedded store (tar+zstd; 501 on
+//	                                     PostgreSQL: use pg_dump); see package backup
 //	GET  /api/v1/admin/edges             edges with their source and highest contiguous ack
 //	POST /api/v1/admin/edges             {"id","sign_key","data_key"} registers or re-keys an edge
 //	GET  /metrics, /healthz

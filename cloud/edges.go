@@ -229,6 +229,12 @@ func (s *Server) saveAcked(e *edge, seq uint64) error {
 	key := []byte(metaAcked + e.id)
 	if s.shared == nil {
 		e.acked.add(seq)
+		// The readings are durable already; losing the set in a crash only
+		// makes the edge resend batches the store takes again unchanged, so
+		// the set does not pay a second disk flush per batch.
+		if lazy, ok := s.db.(interface{ PutMetaLazy(k, v []byte) error }); ok {
+			return lazy.PutMetaLazy(key, e.acked.encode())
+		}
 		return s.db.Meta().Put(key, e.acked.encode())
 	}
 	// Other processes may have added sequences since the set was read: add

@@ -65,3 +65,18 @@ func (db *DB) closed() bool {
 	defer db.qmu.Unlock()
 	return db.qclosed
 }
+
+// PutMetaLazy writes a Meta() value without waiting for the disk: it is
+// durable once a later synced write or the fsync ticker carries it, and
+// lost on a crash before that. For state that is safe to lose, such as the
+// cloud's acknowledged-sequence sets (a forgotten sequence makes the edge
+// resend a batch that the store takes again without change).
+func (db *DB) PutMetaLazy(key, value []byte) error {
+	if db.closed() {
+		return ErrClosed
+	}
+	if err := db.pdb.Set(metaKey(key), value, pebble.NoSync); err != nil {
+		return fmt.Errorf("meta put: %w", err)
+	}
+	return nil
+}
