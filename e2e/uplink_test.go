@@ -313,6 +313,7 @@ func TestUplinkFaultsExactlyOnce(t *testing.T) {
 		t.Fatal("nothing unsent at the kill")
 	}
 	edge.kill()
+	first := edge
 	edge = startEdge(t, data, "--config", conf)
 	burst(edge, 50)
 
@@ -350,6 +351,8 @@ func TestUplinkFaultsExactlyOnce(t *testing.T) {
 				var st map[string]any
 				edge.get(t, "/api/v1/uplink", &st)
 				t.Logf("edge uplink: %v", st)
+				t.Logf("first edge log:\n%s", first.logText())
+				t.Logf("second edge log:\n%s", edge.logText())
 				t.Fatalf("%s/%s: edge has %d points, cloud %d, published %d", dev, metric, len(local), len(remote), sent)
 			}
 			for ts, v := range local {
