@@ -128,6 +128,7 @@ type Outbox struct {
 
 	mu       sync.Mutex // guards the following
 	pending  map[pendKey]*pending
+	cutting  map[*pending]struct{} // taken from pending, being sealed and written
 	lastCut  map[pendKey]int // readings in the last batch cut per key
 	nextSeq  uint64
 	queues   [2][]meta // by Priority, each in seq order
@@ -162,7 +163,7 @@ func Open(cfg Config, s kv.Store, o Options) (*Outbox, error) {
 	}
 	ob := &Outbox{cfg: cfg.withDefaults(), kv: s, seal: o.Sealer, sign: o.Signer,
 		client: o.Client, clock: o.Clock, log: o.Logger, jitter: o.Jitter,
-		wake: make(chan struct{}, 1), cutDue: make(chan struct{}, 1), confirm: o.Confirm, pending: map[pendKey]*pending{}, lastCut: map[pendKey]int{}}
+		wake: make(chan struct{}, 1), cutDue: make(chan struct{}, 1), confirm: o.Confirm, pending: map[pendKey]*pending{}, cutting: map[*pending]struct{}{}, lastCut: map[pendKey]int{}}
 	ob.fillDefaults()
 	if err := ob.load(); err != nil {
 		return nil, fmt.Errorf("open uplink: %w", err)
@@ -343,6 +344,7 @@ func (o *Outbox) cut(want func(pendKey, *pending) bool) error {
 		if want(k, pb) {
 			jobs = append(jobs, job{k: k, pb: pb})
 			delete(o.pending, k)
+			o.cutting[pb] = struct{}{}
 			o.lastCut[k] = min(len(pb.readings), o.cfg.BatchPoints)
 		}
 	}
@@ -386,10 +388,12 @@ func (o *Outbox) cut(want func(pendKey, *pending) bool) error {
 // persistFailed keeps the store's WAL from the points of a batch that could
 // not be persisted: a restart feeds them again.
 func (o *Outbox) persistFailed(pb *pending) {
+	o.mu.Lock()
+	delete(o.cutting, pb)
 	if pb.minWAL == 0 {
+		o.mu.Unlock()
 		return
 	}
-	o.mu.Lock()
 	if o.walFailed == 0 || pb.minWAL < o.walFailed {
 		o.walFailed = pb.minWAL
 	}
@@ -434,6 +438,7 @@ func (o *Outbox) persist(k pendKey, pb *pending, seq uint64) error {
 	o.mu.Lock()
 	o.queues[k.prio] = append(o.queues[k.prio], r.meta)
 	o.backlog += r.Size
+	delete(o.cutting, pb) // in the same step, so Status never misses it
 	o.mu.Unlock()
 	o.signal()
 	return nil

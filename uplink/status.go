@@ -93,11 +93,17 @@ func (o *Outbox) Status() Status {
 			}
 		}
 	}
-	for _, pb := range o.pending {
+	addPending := func(pb *pending) {
 		s.PendingPoints += pb.count()
 		if pb.oldest != 0 && (oldest == 0 || pb.oldest < oldest) {
 			oldest = pb.oldest
 		}
+	}
+	for _, pb := range o.pending {
+		addPending(pb)
+	}
+	for pb := range o.cutting { // still pending until written to the outbox
+		addPending(pb)
 	}
 	if oldest != 0 {
 		s.OldestUnsent = time.UnixMilli(oldest).UTC()

@@ -133,3 +133,33 @@ func TestRepositionSequences(t *testing.T) {
 		t.Fatalf("SetNextSeq on a fresh store: next %d, want 77", ob.nextSeq)
 	}
 }
+
+// TestStatusWhileCutting: a batch being sealed and written is still
+// counted as pending, so "nothing pending and nothing queued" means sent.
+func TestStatusWhileCutting(t *testing.T) {
+	sealing, release := make(chan struct{}), make(chan struct{})
+	slow := func(h Header, rs []point.Reading, recs [][]byte) ([]byte, error) {
+		close(sealing)
+		<-release
+		return testSealer(h, rs, recs)
+	}
+	ob, err := Open(testConfig("http://127.0.0.1:1"), kv.NewMem(), Options{Sealer: slow, Signer: testSigner,
+		Clock: newFakeClock(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob.Observe(1, readings(0, 4))
+	done := make(chan error, 1)
+	go func() { done <- ob.Flush() }()
+	<-sealing
+	if st := ob.Status(); st.PendingPoints != 4 || st.BacklogBatches != 0 {
+		t.Errorf("while sealing: pending %d, queued %d; want 4 pending", st.PendingPoints, st.BacklogBatches)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := ob.Status(); st.PendingPoints != 0 || st.BacklogBatches != 1 {
+		t.Errorf("after: pending %d, queued %d; want 1 batch queued", st.PendingPoints, st.BacklogBatches)
+	}
+}
