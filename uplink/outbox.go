@@ -129,7 +129,7 @@ type Outbox struct {
 	mu       sync.Mutex // guards the following
 	pending  map[pendKey]*pending
 	cutting  map[*pending]struct{} // taken from pending, being sealed and written
-	lastCut  map[pendKey]int // readings in the last batch cut per key
+	lastCut  map[pendKey]int       // readings in the last batch cut per key
 	nextSeq  uint64
 	queues   [2][]meta // by Priority, each in seq order
 	rejected []meta
