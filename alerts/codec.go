@@ -171,3 +171,7 @@ func (r *reader) tags() []point.Tag {
 	}
 	return tags
 }
+
+// DecodeStored decodes an alert as the history stores it (the value of its
+// key), for readers of a copy of the history such as the cloud.
+func DecodeStored(b []byte) (Alert, error) { return decodeRecord(b) }

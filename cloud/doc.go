@@ -75,7 +75,10 @@
 //	                                     the edge's metadata changes in order (edge.Record JSON);
 //	                                     a page may end inside a batch: pass its last seq and index
 //	GET  /api/v1/edges/{edge}/series     the edge's series with their time range
-//	GET  /api/v1/stats                   ?metric=&from=&to=&step=&agg=count,avg,min,max&edge=&device=
+//	GET  /api/v1/devices                 ?edge=&type=  devices across edges, from the synced registries
+//	GET  /api/v1/alerts                  ?edge=&state=&severity=&device=&rule=  alerts across edges,
+//	                                     newest first, from the synced alert histories
+//	GET  /api/v1/stats                   ?metric=&from=&to=&step=&agg=count,avg,min,max&edge=&device=&type=
 //	                                     per edge and bucket: count, avg, min, max over its series
 //	GET  /api/v1/admin/backup            online snapshot of the embedded store (tar+zstd; 501 on
 //	                                     PostgreSQL: use pg_dump); see package backup

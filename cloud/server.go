@@ -152,6 +152,8 @@ func (s *Server) routes() http.Handler {
 	h("GET /api/v1/edges/{edge}/records", s.reading(s.records))
 	h("GET /api/v1/edges/{edge}/series", s.reading(s.edgeSeries))
 	h("GET /api/v1/stats", s.reading(s.stats))
+	h("GET /api/v1/devices", s.reading(s.devices))
+	h("GET /api/v1/alerts", s.reading(s.fleetAlerts))
 	h("GET /api/v1/admin/edges", s.listEdges)
 	h("POST /api/v1/admin/edges", s.registerEdge)
 	h("GET /api/v1/admin/backup", s.backup)

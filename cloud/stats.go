@@ -21,7 +21,8 @@ var statsAggs = []string{"count", "avg", "min", "max"}
 // statsQuery is a parsed GET /api/v1/stats.
 type statsQuery struct {
 	metric, edge, device string
-	from, to, step       int64 // step 0: one bucket for the whole range
+	typ                  string // device type (from the synced registries); "" for any
+	from, to, step       int64  // step 0: one bucket for the whole range
 	aggs                 []string
 }
 
@@ -66,11 +67,11 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 
 func parseStats(v url.Values, now time.Time) (statsQuery, error) {
 	for k, vs := range v {
-		if !slices.Contains([]string{"metric", "from", "to", "step", "agg", "edge", "device"}, k) || len(vs) > 1 {
+		if !slices.Contains([]string{"metric", "from", "to", "step", "agg", "edge", "device", "type"}, k) || len(vs) > 1 {
 			return statsQuery{}, fmt.Errorf("unknown or repeated parameter %q", k)
 		}
 	}
-	q := statsQuery{metric: v.Get("metric"), edge: v.Get("edge"), device: v.Get("device"), aggs: statsAggs}
+	q := statsQuery{metric: v.Get("metric"), edge: v.Get("edge"), device: v.Get("device"), typ: v.Get("type"), aggs: statsAggs}
 	if err := point.ValidName(q.metric); err != nil {
 		return q, fmt.Errorf("metric: %v", err)
 	}
@@ -161,9 +162,16 @@ func (s *Server) computeStats(ctx context.Context, q statsQuery) (Stats, error) 
 	}
 	perEdge := map[string]map[int64]*acc{}
 	series := map[string]int{}
+	ofType, err := s.devicesOfType(q)
+	if err != nil {
+		return out, err
+	}
 	for _, si := range s.db.Series() {
 		id := edgeOf(si.Tags)
 		if si.Metric != q.metric || id == "" || (q.edge != "" && id != q.edge) || (q.device != "" && si.Device != q.device) {
+			continue
+		}
+		if ofType != nil && !ofType[id+"\x00"+si.Device] {
 			continue
 		}
 		if perEdge[id] == nil {
@@ -178,6 +186,23 @@ func (s *Server) computeStats(ctx context.Context, q statsQuery) (Stats, error) 
 		out.Edges = append(out.Edges, EdgeStats{Edge: id, Series: series[id], Buckets: buckets(perEdge[id], q)})
 	}
 	return out, nil
+}
+
+// devicesOfType is the set of edge+"\x00"+device of q's device type, nil
+// when q names none.
+func (s *Server) devicesOfType(q statsQuery) (map[string]bool, error) {
+	if q.typ == "" {
+		return nil, nil
+	}
+	ds, err := s.fleetDevices(q.edge, q.typ)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		set[d.Edge+"\x00"+d.ID] = true
+	}
+	return set, nil
 }
 
 // wholeRangeStep picks a bucket width for a stats query without a step; the

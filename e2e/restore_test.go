@@ -46,6 +46,8 @@ func TestRestoreFromCloud(t *testing.T) {
 	a = startEdge(t, data, "--config", conf)
 	eventually(t, 30*time.Second, "edge drained to the cloud", func() bool { return a.drained(t) })
 
+	checkFleet(t, cl.addr)
+
 	target := filepath.Join(t.TempDir(), "replacement")
 	out, err := exec.Command(edgeBinary, "restore", "--from-cloud", "http://"+cl.addr, "--edge", testEdgeID,
 		"--token", testAdminToken, "--data", target).CombinedOutput()
@@ -102,4 +104,48 @@ func ruleIDs(t *testing.T, n *node) []string {
 		ids = append(ids, r.Rule.ID)
 	}
 	return ids
+}
+
+// checkFleet reads the synced registry and alert history back through the
+// cloud's fleet routes: devices by type, alerts across edges, and stats of
+// one device type.
+func checkFleet(t *testing.T, addr string) {
+	t.Helper()
+	cn := &node{t: t, http: addr, token: testAdminToken}
+	var devs struct {
+		Items []struct {
+			Edge, ID, Name, Type string
+		} `json:"items"`
+	}
+	if code := cn.get(t, "/api/v1/devices?type=thermometer", &devs); code != http.StatusOK ||
+		len(devs.Items) != 1 || devs.Items[0].ID != "kitchen" || devs.Items[0].Edge != testEdgeID || devs.Items[0].Name != "Kitchen" {
+		t.Fatalf("cloud devices of type thermometer: %d %+v", code, devs.Items)
+	}
+	var all struct{ Count int }
+	if cn.get(t, "/api/v1/devices", &all); all.Count != 2 {
+		t.Fatalf("cloud devices: %d, want kitchen and attic", all.Count)
+	}
+	var als struct {
+		Items []struct {
+			Edge, Rule, Device, State string
+		} `json:"items"`
+	}
+	if code := cn.get(t, "/api/v1/alerts?rule=hot", &als); code != http.StatusOK || len(als.Items) != 2 {
+		t.Fatalf("cloud alerts of rule hot: %d %+v, want one per device", code, als.Items)
+	}
+	for _, a := range als.Items {
+		if a.Edge != testEdgeID || a.State == "" {
+			t.Fatalf("cloud alert %+v", a)
+		}
+	}
+	var st struct {
+		Edges []struct {
+			Edge   string `json:"edge"`
+			Series int    `json:"series"`
+		} `json:"edges"`
+	}
+	if code := cn.get(t, "/api/v1/stats?metric=temperature&from=0&type=thermometer", &st); code != http.StatusOK ||
+		len(st.Edges) != 1 || st.Edges[0].Series != 1 {
+		t.Fatalf("stats of thermometers: %d %+v, want kitchen's one series", code, st.Edges)
+	}
 }
