@@ -120,6 +120,8 @@ const (
 	cloudDown             // connection closed at once, nothing reaches the cloud
 	commitThen5xx         // the cloud stores the batch, the edge gets a 502
 	commitThenReset       // the cloud stores the batch, the edge's connection is reset
+	commitThenHang        // the cloud stores the batch, the answer never comes (the edge times out)
+	slowPass              // forwarded after 300 ms, so a drain takes a while
 )
 
 // faultProxy stands where the edge thinks the cloud is; it forwards to the
@@ -163,6 +165,14 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	u := &url.URL{Scheme: "http", Host: p.target}
 	p.mu.Unlock()
+	if mode == slowPass {
+		select {
+		case <-time.After(300 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		mode = passThrough
+	}
 	if mode == passThrough {
 		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
 		return
@@ -171,11 +181,17 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &discardWriter{h: http.Header{}}
 	httputil.NewSingleHostReverseProxy(u).ServeHTTP(rec, r)
 	p.injected.Add(1)
-	if mode == commitThen5xx {
+	switch mode {
+	case commitThen5xx:
 		http.Error(w, "bad gateway (injected)", http.StatusBadGateway)
-		return
+	case commitThenHang:
+		select { // until the edge gives up
+		case <-r.Context().Done():
+		case <-time.After(30 * time.Second):
+		}
+	default:
+		hijackClose(w)
 	}
-	hijackClose(w)
 }
 
 func hijackClose(w http.ResponseWriter) {
@@ -234,6 +250,7 @@ type uplinkStatus struct {
 	BacklogBatches int    `json:"backlog_batches"`
 	PendingPoints  int    `json:"pending_points"`
 	SentPoints     int64  `json:"sent_points"`
+	SentBatches    int64  `json:"sent_batches"`
 	LastError      string `json:"last_error"`
 	Rejected       []any  `json:"rejected"`
 }
@@ -261,8 +278,9 @@ func cloudQuery(t *testing.T, addr, device, metric string) map[int64]any {
 
 // TestUplinkFaultsExactlyOnce: readings published at the edge reach the
 // cloud exactly once through a cloud outage, answers lost after the cloud
-// committed (5xx and connection reset), a SIGKILL of the edge mid-drain and
-// a restart of the cloud.
+// committed (5xx, connection reset, timeout), a SIGKILL of the edge with
+// batches queued and another in the middle of a drain, and a restart of the
+// cloud.
 func TestUplinkFaultsExactlyOnce(t *testing.T) {
 	cloudData := t.TempDir()
 	cl := startCloud(t, cloudData)
@@ -303,6 +321,10 @@ func TestUplinkFaultsExactlyOnce(t *testing.T) {
 	px.mode.Store(commitThenReset)
 	before := px.injected.Load()
 	eventually(t, 10*time.Second, "answers lost after commit (reset)", func() bool { return px.injected.Load() > before+2 })
+	px.mode.Store(commitThenHang)
+	eventually(t, 15*time.Second, "answer lost after commit (timeout)", func() bool {
+		return strings.Contains(edge.uplink(t).LastError, "deadline exceeded")
+	})
 
 	// Down again, queue up, kill the edge with work pending and queued.
 	px.mode.Store(cloudDown)
@@ -321,6 +343,14 @@ func TestUplinkFaultsExactlyOnce(t *testing.T) {
 	cl.stop(t)
 	cl = startCloud(t, cloudData)
 	px.setTarget(cl.addr)
+	// Kill the edge again in the middle of draining its backlog.
+	px.mode.Store(slowPass)
+	eventually(t, 30*time.Second, "drain under way", func() bool { return edge.uplink(t).SentBatches > 0 })
+	if st := edge.uplink(t); st.BacklogBatches == 0 {
+		t.Fatalf("drain finished before the kill: %+v", st)
+	}
+	edge.kill()
+	edge = startEdge(t, data, "--config", conf)
 	px.mode.Store(passThrough)
 	eventually(t, 60*time.Second, "backlog drained", func() bool { return edge.drained(t) })
 	if st := edge.uplink(t); len(st.Rejected) != 0 {
