@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -156,13 +157,61 @@ func (n *Node) synced(s kv.Store, name, kind string) kv.Store {
 	if n.uplink == nil {
 		return s
 	}
-	return syncedKV{Store: s, n: n, name: name, kind: kind}
+	v := syncedKV{Store: s, n: n, name: name, kind: kind}
+	if kind == batch.KindRegistry {
+		v.quiet = &lastSeenThrottle{sent: map[string]sentDevice{}}
+	}
+	return v
+}
+
+// lastSeenRefresh is how often a device record whose only change is its
+// last-seen time is sent to the cloud. The registry rewrites every active
+// device's record every few seconds; sending each would grow the cloud's
+// change log by a record per device per flush.
+const lastSeenRefresh = 10 * time.Minute
+
+// lastSeenThrottle drops registry changes that only move last_seen, unless
+// the last one sent for that key is older than lastSeenRefresh.
+type lastSeenThrottle struct {
+	mu   sync.Mutex // guards sent
+	sent map[string]sentDevice
+}
+
+type sentDevice struct {
+	sig string // the value without last_seen
+	at  time.Time
+}
+
+func (q *lastSeenThrottle) forget(key string) {
+	q.mu.Lock()
+	delete(q.sent, key)
+	q.mu.Unlock()
+}
+
+// skip reports whether the put of value under key can stay home, and
+// otherwise remembers it as sent.
+func (q *lastSeenThrottle) skip(key string, value []byte, now time.Time) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(value, &m) != nil {
+		return false
+	}
+	delete(m, "last_seen")
+	b, _ := json.Marshal(m) // map keys are sorted: a stable signature
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	last, ok := q.sent[key]
+	if ok && last.sig == string(b) && now.Sub(last.at) < lastSeenRefresh {
+		return true
+	}
+	q.sent[key] = sentDevice{sig: string(b), at: now}
+	return false
 }
 
 type syncedKV struct {
 	kv.Store
 	n          *Node
 	name, kind string
+	quiet      *lastSeenThrottle // registry only: nil sends every change
 }
 
 // Record is one change of the edge's metadata as sent to the cloud: Key is
@@ -180,6 +229,9 @@ func (s syncedKV) Put(key, value []byte) error {
 		return err
 	}
 	r := Record{Op: "put", Key: s.name + string(key)}
+	if s.quiet != nil && s.quiet.skip(r.Key, value, time.Now()) {
+		return nil
+	}
 	if json.Valid(value) {
 		r.Value = json.RawMessage(append([]byte(nil), value...))
 	} else {
@@ -192,6 +244,9 @@ func (s syncedKV) Put(key, value []byte) error {
 func (s syncedKV) Delete(key []byte) error {
 	if err := s.Store.Delete(key); err != nil {
 		return err
+	}
+	if s.quiet != nil {
+		s.quiet.forget(s.name + string(key))
 	}
 	s.send(Record{Op: "delete", Key: s.name + string(key)})
 	return nil
