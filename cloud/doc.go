@@ -18,8 +18,12 @@
 //
 //	cloud/edge/<id>                         JSON EdgeConfig of an edge registered at run time
 //	cloud/acked/<id>                        the edge's acknowledged sequence set (below)
-//	cloud/rec/<id>/<kind>/<seq:8><index:4>  one record of a registry, deadletters,
-//	                                        alerts or commands batch (big-endian seq and index)
+//	cloud/state/<id>/<kind>/<key>           the latest change of one key of the edge's metadata
+//	                                        (edge.Record op/key/value; see state.go): applied only
+//	                                        if not older, deletes kept as tombstones
+//	cloud/rec/<id>/<kind>/<seq:8><index:4>  a record of a registry, deadletters, alerts or
+//	                                        commands batch that is not an edge change (big-endian
+//	                                        seq and index)
 //
 // # Idempotent ingest
 //
@@ -75,6 +79,8 @@
 //	                                     the edge's metadata changes in order (edge.Record JSON);
 //	                                     a page may end inside a batch: pass its last seq and index
 //	GET  /api/v1/edges/{edge}/series     the edge's series with their time range
+//	GET  /api/v1/edges/{edge}/state      ?kind=&prefix=&after=&limit=  the current value of every key
+//	                                     the edge synced, in key order (next: after of the next page)
 //	GET  /api/v1/devices                 ?edge=&type=  devices across edges, from the synced registries
 //	GET  /api/v1/alerts                  ?edge=&state=&severity=&device=&rule=  alerts across edges,
 //	                                     newest first, from the synced alert histories

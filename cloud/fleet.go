@@ -13,11 +13,9 @@ import (
 	"github.com/edgevault/edgevault/batch"
 )
 
-// The fleet view answers "which devices, which alerts" across edges. Edges
-// send their metadata changes as records (edge.Record: op, full key,
-// value); replaying an edge's records in order gives its current registry
-// and alert history. The view replays them per request, so its cost grows
-// with the records kept.
+// The fleet view answers "which devices, which alerts" across edges, from
+// the metadata state the edges synced (state.go): one key per device or
+// alert, read per request.
 
 // edgeRecord is the part of edge.Record the fleet view reads.
 type edgeRecord struct {
@@ -27,26 +25,12 @@ type edgeRecord struct {
 	ValueB64 []byte          `json:"value_b64"`
 }
 
-// latest replays the records of kind of edge id and returns the current
-// value of every key under prefix.
+// latest returns the current value of every key of kind of edge id under
+// prefix (the synced state, see state.go).
 func (s *Server) latest(id, kind, prefix string) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	p := []byte(metaRec + id + "/" + kind + "/")
-	err := s.db.Meta().Scan(p, func(k, v []byte) error {
-		var r edgeRecord
-		if len(k)-len(p) != 12 || json.Unmarshal(v, &r) != nil || !strings.HasPrefix(r.Key, prefix) {
-			return nil // not an edge change (or another component's)
-		}
-		switch r.Op {
-		case "put":
-			val := []byte(r.Value)
-			if r.ValueB64 != nil {
-				val = r.ValueB64
-			}
-			out[r.Key] = val
-		case "delete":
-			delete(out, r.Key)
-		}
+	err := s.scanState(id, kind, prefix, "", func(key string, _ uint64, v []byte) error {
+		out[key] = v
 		return nil
 	})
 	return out, err

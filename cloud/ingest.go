@@ -132,6 +132,12 @@ func (s *Server) store(id string, b batch.Batch) (IngestResult, error) {
 	}
 	meta := s.db.Meta()
 	for i, rec := range b.Records {
+		if r, ok := asChange(rec); ok {
+			if err := s.applyChange(id, b.Header.Kind, b.Header.Seq, uint32(i), r); err != nil {
+				return res, fmt.Errorf("store change: %w", err)
+			}
+			continue
+		}
 		if err := meta.Put(recordKey(id, b.Header.Kind, b.Header.Seq, uint32(i)), rec); err != nil {
 			return res, fmt.Errorf("store record: %w", err)
 		}

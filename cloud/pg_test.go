@@ -25,7 +25,7 @@ func TestPostgres(t *testing.T) {
 	for name, fn := range map[string]func(*testing.T, func(*Config)){
 		"IngestReplay": testIngestReplay, "IdempotentRetry": testIdempotentRetry,
 		"StoreTwiceChangesNothing": testStoreTwiceChangesNothing, "OutOfOrderSequences": testOutOfOrderSequences,
-		"RejectedReadingsAcked": testRejectedReadingsAcked, "Records": testRecords,
+		"RejectedReadingsAcked": testRejectedReadingsAcked, "Records": testRecords, "State": testState,
 		"QueryBack": testQueryBack, "Stats": testStats, "AdminEdges": testAdminEdges,
 	} {
 		t.Run(name, func(t *testing.T) { fn(t, onPostgres(t)) })

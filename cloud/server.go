@@ -151,6 +151,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /api/v1/edges/{edge}/query", s.reading(s.edgeQuery))
 	h("GET /api/v1/edges/{edge}/records", s.reading(s.records))
 	h("GET /api/v1/edges/{edge}/series", s.reading(s.edgeSeries))
+	h("GET /api/v1/edges/{edge}/state", s.reading(s.state))
 	h("GET /api/v1/stats", s.reading(s.stats))
 	h("GET /api/v1/devices", s.reading(s.devices))
 	h("GET /api/v1/alerts", s.reading(s.fleetAlerts))

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -207,38 +206,35 @@ func (c client) nextSeq(ctx context.Context) (uint64, error) {
 	return 0, fmt.Errorf("resync: edge %q is not registered in the cloud", c.o.Edge)
 }
 
-// records pages through the records of one kind in order.
+// records pages through the synced state of one kind (the latest value of
+// every key the old node synced) and hands each key to fn as a put.
 func (c client) records(ctx context.Context, kind string, fn func(edge.Record) error) (int, error) {
-	var after, index uint64
-	first, n := true, 0
+	after, n := "", 0
 	for {
 		q := url.Values{"kind": {kind}, "limit": {"10000"}}
-		if !first {
-			q.Set("after", strconv.FormatUint(after, 10))
-			q.Set("after_index", strconv.FormatUint(index, 10))
+		if after != "" {
+			q.Set("after", after)
 		}
-		var page []struct {
-			Seq    uint64          `json:"seq"`
-			Index  uint64          `json:"index"`
-			Record json.RawMessage `json:"record"`
+		var page struct {
+			Items []struct {
+				Key      string          `json:"key"`
+				Value    json.RawMessage `json:"value"`
+				ValueB64 []byte          `json:"value_b64"`
+			} `json:"items"`
+			Next *string `json:"next"`
 		}
-		if err := c.get(ctx, "/api/v1/edges/"+url.PathEscape(c.o.Edge)+"/records", q, &page); err != nil {
+		if err := c.get(ctx, "/api/v1/edges/"+url.PathEscape(c.o.Edge)+"/state", q, &page); err != nil {
 			return n, err
 		}
-		for _, p := range page {
-			var r edge.Record
-			if err := json.Unmarshal(p.Record, &r); err != nil || r.Key == "" {
-				c.o.Logger.Warn("resync: skipping record that is not an edge change", "kind", kind, "seq", p.Seq)
-				continue
-			}
-			if err := fn(r); err != nil {
+		for _, it := range page.Items {
+			if err := fn(edge.Record{Op: "put", Key: it.Key, Value: it.Value, ValueB64: it.ValueB64}); err != nil {
 				return n, err
 			}
 			n++
 		}
-		if len(page) < 10000 {
+		if page.Next == nil {
 			return n, nil
 		}
-		first, after, index = false, page[len(page)-1].Seq, page[len(page)-1].Index
+		after = *page.Next
 	}
 }
