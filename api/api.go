@@ -26,6 +26,8 @@ var (
 	ErrMethod      = errors.New("method not allowed")
 	ErrTooLarge    = errors.New("request entity too large")
 	ErrUnavailable = errors.New("unavailable")
+	// ErrUnauthorized: http.token is set and the request lacks it (401).
+	ErrUnauthorized = errors.New("unauthorized")
 )
 
 // Querier answers time-series queries (store.DB).
@@ -79,9 +81,12 @@ type Deps struct {
 	Uplink        Uplink       // nil when no cloud is configured
 	Metrics       http.Handler // promhttp
 	Health        func() error
-	Logger        *slog.Logger     // nil means slog.Default()
-	MaxBodyBytes  int64            // /write body limit; 0 means DefaultMaxBody
-	Now           func() time.Time // clock for query defaults; nil means time.Now
+	Logger        *slog.Logger // nil means slog.Default()
+	MaxBodyBytes  int64        // /write body limit; 0 means DefaultMaxBody
+	// Token, when set, is required on every route but /healthz and /ping
+	// (see authorized); empty leaves the API open, for a loopback listener.
+	Token string
+	Now   func() time.Time // clock for query defaults; nil means time.Now
 }
 
 // Body limits.
@@ -158,7 +163,7 @@ func New(d Deps) http.Handler {
 		mux.HandleFunc(rt.method+" "+rt.path, s.wrap(rt.h))
 	}
 	mux.HandleFunc("/", s.wrap((*server).noRoute))
-	return mux
+	return s.requireToken(mux)
 }
 
 func (s *server) wrap(h handlerFunc) http.HandlerFunc {
@@ -215,6 +220,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, ErrMethod):
 		return http.StatusMethodNotAllowed
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
 	case errors.Is(err, ErrTooLarge), errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrUnavailable), errors.Is(err, registry.ErrClosed),

@@ -93,6 +93,11 @@ type HTTP struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Pprof serves Go's profiler under /debug/pprof/ (default false).
 	Pprof bool `yaml:"pprof"`
+	// Token, when set, is required on every API route but /healthz and
+	// /ping: "Authorization: Bearer <token>" (InfluxDB clients may send it
+	// as the password). Empty (default) leaves the API open, which is what
+	// a loopback listener wants; set it before listening elsewhere.
+	Token string `yaml:"token"`
 }
 
 // Store configures the local time-series store.

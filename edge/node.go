@@ -158,14 +158,17 @@ func (n *Node) handler(prom *prometheus.Registry) http.Handler {
 		Health:        n.health,
 		Logger:        n.log.With("component", "api"),
 		MaxBodyBytes:  n.cfg.HTTP.MaxBodyBytes,
+		Token:         n.cfg.HTTP.Token,
 	})
 	if !n.cfg.HTTP.Pprof {
 		return h
 	}
+	prof := http.NewServeMux()
+	prof.HandleFunc("/debug/pprof/", pprof.Index)
+	prof.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	prof.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/pprof/", api.RequireToken(n.cfg.HTTP.Token, prof))
 	mux.Handle("/", h)
 	return mux
 }
