@@ -111,7 +111,7 @@ func (v Value) AppendJSON(dst []byte) []byte {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return append(dst, "null"...)
 		}
-		return strconv.AppendFloat(dst, f, 'g', -1, 64)
+		return appendFloat(dst, f)
 	case KindInt:
 		return strconv.AppendInt(dst, v.Int(), 10)
 	case KindBool:

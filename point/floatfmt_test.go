@@ -1,0 +1,73 @@
+package point
+
+import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+func checkFloat(t testing.TB, f float64) {
+	t.Helper()
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return
+	}
+	want := strconv.AppendFloat(nil, f, 'g', -1, 64)
+	if got := appendFloat(nil, f); string(got) != string(want) {
+		t.Fatalf("appendFloat(%v) = %s, want %s (bits %x)", f, got, want, math.Float64bits(f))
+	}
+}
+
+func TestAppendFloatMatchesStrconv(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 21.25, 21.1, 21.10, 0.05, -0.05, 0.0001, 0.00011,
+		0.00009, 999999.99, 1e6, 1e6 - 0.01, 123456.7, 0.1 + 0.2, 1.0 / 3, 45, -273.15, 5e-324, math.MaxFloat64,
+		100, 1000.5, 0.3, 2.675, 1.005, 9.995, 14.2} {
+		checkFloat(t, f)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2_000_000 {
+		d := r.IntN(6)
+		n := r.Int64N(2_000_000_000) - 1_000_000_000
+		checkFloat(t, float64(n)/math.Pow(10, float64(d)))
+		checkFloat(t, math.Float64frombits(r.Uint64()))
+		checkFloat(t, r.NormFloat64()*1000)
+	}
+}
+
+// FuzzAppendFloat checks the fast path against strconv on any bits.
+func FuzzAppendFloat(f *testing.F) {
+	for _, seed := range []float64{21.25, 0.05, -0.0001, 999999.99, 0.1 + 0.2} {
+		f.Add(math.Float64bits(seed))
+	}
+	f.Fuzz(func(t *testing.T, bits uint64) {
+		checkFloat(t, math.Float64frombits(bits))
+		// and the decimal neighbours of the value, where the fast path runs
+		v := math.Float64frombits(bits)
+		for d := range 5 {
+			p := math.Pow(10, float64(d))
+			checkFloat(t, math.Round(v*p)/p)
+		}
+	})
+}
+
+func BenchmarkAppendFloat(b *testing.B) {
+	vals := make([]float64, 4096)
+	r := rand.New(rand.NewPCG(1, 2))
+	x := 2100
+	for i := range vals {
+		x += r.IntN(11) - 5
+		vals[i] = float64(x) / 100
+	}
+	b.Run("fast", func(b *testing.B) {
+		buf := make([]byte, 0, 32)
+		for i := 0; i < b.N; i++ {
+			buf = appendFloat(buf[:0], vals[i%len(vals)])
+		}
+	})
+	b.Run("strconv", func(b *testing.B) {
+		buf := make([]byte, 0, 32)
+		for i := 0; i < b.N; i++ {
+			buf = strconv.AppendFloat(buf[:0], vals[i%len(vals)], 'g', -1, 64)
+		}
+	})
+}
