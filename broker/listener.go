@@ -203,6 +203,7 @@ type guardedConn struct {
 	waiting bool       // the reader is (about to be) blocked in Read
 	wbuf    []byte     // writes held while the reader processes packets
 	werr    error      // the error of a held write that failed on flush
+	order   connackFirst
 }
 
 // maxHeldWrites bounds the bytes held before they are flushed anyway.
@@ -234,8 +235,18 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 	if c.werr != nil {
 		return 0, c.werr
 	}
+	n := len(p)
+	if !c.order.done {
+		p = c.order.order(p)
+		if len(p) == 0 {
+			return n, nil
+		}
+	}
 	if c.waiting && len(c.wbuf) == 0 {
-		return c.Conn.Write(p)
+		if _, err := c.Conn.Write(p); err != nil {
+			return 0, err
+		}
+		return n, nil
 	}
 	c.wbuf = append(c.wbuf, p...)
 	if len(c.wbuf) >= maxHeldWrites {
@@ -243,7 +254,7 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (c *guardedConn) flushLocked() error {
