@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -30,7 +31,7 @@ type edgeRecord struct {
 func (s *Server) latest(id, kind, prefix string) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	err := s.scanState(id, kind, prefix, "", func(key string, _ uint64, v []byte) error {
-		out[key] = v
+		out[key] = bytes.Clone(v) // v is the scan's buffer
 		return nil
 	})
 	return out, err

@@ -218,7 +218,7 @@ func testRecords(t *testing.T, mod func(*Config)) {
 	code, body := e.get("/api/v1/edges/e1/records?kind=alerts&after=1")
 	want := `[{"seq":2,"index":0,"record":{"alert":"hot"}},{"seq":2,"index":1,"record":"not json"}]`
 	if code != 200 || strings.TrimSpace(string(body)) != want {
-		t.Fatalf("records = %d %s, want %s", code, body, want)
+		t.Fatalf("records = %d %q, want %s", code, body, want)
 	}
 	if code, _ := e.get("/api/v1/edges/e1/records?kind=telemetry"); code != 400 {
 		t.Fatalf("telemetry records = %d, want 400", code)

@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -113,7 +114,7 @@ func uintParam(v string, def uint64) (uint64, error) {
 // rawOrString passes valid JSON through and quotes anything else.
 func rawOrString(v []byte) any {
 	if json.Valid(v) {
-		return json.RawMessage(v)
+		return json.RawMessage(bytes.Clone(v)) // v is the scan's buffer
 	}
 	return string(v)
 }
