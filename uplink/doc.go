@@ -10,7 +10,9 @@
 // pending batch is cut when it reaches Config.BatchPoints or
 // Config.BatchBytes (on the outbox's own goroutine for Observe, off the
 // commit path) or at the next flush tick (Config.FlushInterval). Cutting
-// assigns the next sequence number, seals the batch (zstd + AES-256-GCM, see
+// assigns the next sequence number (a pending batch of more than
+// Config.BatchPoints readings, from one large group commit, is split into
+// batches of at most that many, in order), seals the batch (zstd + AES-256-GCM, see
 // package batch) and writes it to the kv.Store before the sender can see it.
 //
 // # Nothing lost between the store and the outbox

@@ -342,13 +342,17 @@ func (o *Outbox) cut(want func(pendKey, *pending) bool) error {
 	o.mu.Lock()
 	for k, pb := range o.pending {
 		if want(k, pb) {
-			jobs = append(jobs, job{k: k, pb: pb})
 			delete(o.pending, k)
-			o.cutting[pb] = struct{}{}
 			o.lastCut[k] = min(len(pb.readings), o.cfg.BatchPoints)
+			for _, piece := range o.split(pb) {
+				jobs = append(jobs, job{k: k, pb: piece})
+				o.cutting[piece] = struct{}{}
+			}
 		}
 	}
-	slices.SortFunc(jobs, func(a, b job) int {
+	// Stable: the pieces of one pending batch keep their order (a later
+	// write of a series and timestamp must stay in a later batch).
+	slices.SortStableFunc(jobs, func(a, b job) int {
 		if a.k.prio != b.k.prio {
 			return int(b.k.prio) - int(a.k.prio)
 		}
@@ -383,6 +387,30 @@ func (o *Outbox) cut(want func(pendKey, *pending) bool) error {
 	}
 	o.confirmWAL()
 	return errors.Join(errs...)
+}
+
+// split cuts a pending batch into batches of at most BatchPoints readings:
+// one group commit (a large /write) can bring more than that at once, and a
+// batch past the cloud's item limit would be refused for good. Records go
+// with the first piece.
+func (o *Outbox) split(pb *pending) []*pending {
+	max := o.cfg.BatchPoints
+	if len(pb.readings) <= max {
+		return []*pending{pb}
+	}
+	var out []*pending
+	for i := 0; i < len(pb.readings); i += max {
+		rs := pb.readings[i:min(i+max, len(pb.readings))]
+		piece := &pending{readings: rs, minWAL: pb.minWAL}
+		for j := range rs {
+			if piece.oldest == 0 || rs[j].Time < piece.oldest {
+				piece.oldest = rs[j].Time
+			}
+		}
+		out = append(out, piece)
+	}
+	out[0].records = pb.records
+	return out
 }
 
 // persistFailed keeps the store's WAL from the points of a batch that could

@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"log/slog"
+	"slices"
 	"testing"
 
 	"github.com/edgevault/edgevault/kv"
@@ -162,4 +163,27 @@ func TestStatusWhileCutting(t *testing.T) {
 	if st := ob.Status(); st.PendingPoints != 0 || st.BacklogBatches != 1 {
 		t.Errorf("after: pending %d, queued %d; want 1 batch queued", st.PendingPoints, st.BacklogBatches)
 	}
+}
+
+// TestLargeCommitSplit: one group commit larger than BatchPoints becomes
+// several batches of at most BatchPoints, in order.
+func TestLargeCommitSplit(t *testing.T) {
+	c := newCloud(t, nil)
+	clk := newFakeClock()
+	ob := openTest(t, testConfig(c.srv.URL), kv.NewMem(), clk) // BatchPoints 10
+	ob.Observe(1, readings(0, 35))
+	if err := ob.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st := ob.Status()
+	if st.BacklogBatches != 4 || st.BacklogPoints != 35 {
+		t.Fatalf("queued %d batches with %d points, want 4 with 35", st.BacklogBatches, st.BacklogPoints)
+	}
+	start(t, ob)
+	eventually(t, clk, step, func() bool { return ob.Status().BacklogBatches == 0 })
+	order, _, _ := c.snapshot()
+	if len(order) != 4 || !slices.IsSorted(order) {
+		t.Fatalf("sent %v, want 4 batches in order", order)
+	}
+	assertExactlyOnce(t, c, 35)
 }
