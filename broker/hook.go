@@ -86,7 +86,9 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // new connection with the same client id is not reported: the client is
 // still connected.
 func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
-	if cl.IsTakenOver() || cl.Net.Conn == nil { // nil: a session restored at start
+	// mochi marks the old client taken over only after it has stopped it
+	// (inheritClientSession), so its stop cause is what tells in time.
+	if cl.IsTakenOver() || errors.Is(cl.StopCause(), packets.ErrSessionTakenOver) || cl.Net.Conn == nil { // nil: a session restored at start
 		return
 	}
 	if err == nil {
