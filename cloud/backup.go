@@ -25,28 +25,15 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) error {
 			"error": "backup: this storage backend is backed up with its own tools", "code": "not_implemented"})
 		return nil
 	}
-	w.Header().Set("Content-Type", "application/zstd")
-	sw := &startWriter{w: w}
-	st, err := backup.Write(r.Context(), sw, db, s.cfg.Data, backup.Manifest{Kind: "cloud", Created: s.now().UTC()})
-	switch {
-	case err == nil:
-		s.log.Info("backup sent", "files", st.Files, "bytes", st.Bytes)
-		return nil
-	case !sw.started:
+	err := backup.Serve(w, s.log, func(out io.Writer) error {
+		st, err := backup.Write(r.Context(), out, db, s.cfg.Data, backup.Manifest{Kind: "cloud", Created: s.now().UTC()})
+		if err == nil {
+			s.log.Info("backup sent", "files", st.Files, "bytes", st.Bytes)
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	// The archive lacks its end; cutting the connection makes that plain.
-	s.log.Error("backup aborted", "err", err)
-	panic(http.ErrAbortHandler)
-}
-
-// startWriter records whether anything was written.
-type startWriter struct {
-	w       io.Writer
-	started bool
-}
-
-func (s *startWriter) Write(p []byte) (int, error) {
-	s.started = true
-	return s.w.Write(p)
+	return nil
 }
