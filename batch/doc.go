@@ -52,6 +52,14 @@
 // random walks are small deltas of scaled integers (about 1 byte per point
 // after zstd; see BenchmarkSeal).
 //
+// # Change records
+//
+// Batches of kinds registry, alerts, commands and deadletters carry the
+// edge's metadata changes as JSON records (Change): {"op":"put"|"delete",
+// "key": full key in the edge's metadata, "value": the value when it is
+// JSON, or "value_b64": its bytes}. The cloud keeps the latest change per
+// key; other JSON records are kept as they come.
+//
 // # Limits
 //
 // Open refuses, before allocating for them, a body longer than

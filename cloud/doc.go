@@ -19,7 +19,7 @@
 //	cloud/edge/<id>                         JSON EdgeConfig of an edge registered at run time
 //	cloud/acked/<id>                        the edge's acknowledged sequence set (below)
 //	cloud/state/<id>/<kind>/<key>           the latest change of one key of the edge's metadata
-//	                                        (edge.Record op/key/value; see state.go): applied only
+//	                                        (batch.Change op/key/value; see state.go): applied only
 //	                                        if not older, deletes kept as tombstones
 //	cloud/rec/<id>/<kind>/<seq:8><index:4>  a record of a registry, deadletters, alerts or
 //	                                        commands batch that is not an edge change (big-endian
@@ -76,7 +76,7 @@
 //	GET  /api/v1/edges/{edge}/query      the edge API's /api/v1/query (same parameters and
 //	                                     answer, served by package api) scoped to one edge
 //	GET  /api/v1/edges/{edge}/records    ?kind=alerts|registry|deadletters|commands&after=seq&after_index=&limit=
-//	                                     the edge's metadata changes in order (edge.Record JSON);
+//	                                     the edge's metadata changes in order (batch.Change JSON);
 //	                                     a page may end inside a batch: pass its last seq and index
 //	GET  /api/v1/edges/{edge}/series     the edge's series with their time range
 //	GET  /api/v1/edges/{edge}/state      ?kind=&prefix=&after=&limit=  the current value of every key

@@ -18,14 +18,6 @@ import (
 // the metadata state the edges synced (state.go): one key per device or
 // alert, read per request.
 
-// edgeRecord is the part of edge.Record the fleet view reads.
-type edgeRecord struct {
-	Op       string          `json:"op"`
-	Key      string          `json:"key"`
-	Value    json.RawMessage `json:"value"`
-	ValueB64 []byte          `json:"value_b64"`
-}
-
 // latest returns the current value of every key of kind of edge id under
 // prefix (the synced state, see state.go).
 func (s *Server) latest(id, kind, prefix string) (map[string][]byte, error) {

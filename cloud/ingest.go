@@ -132,7 +132,7 @@ func (s *Server) store(id string, b batch.Batch) (IngestResult, error) {
 	}
 	meta := s.db.Meta()
 	for i, rec := range b.Records {
-		if r, ok := asChange(rec); ok {
+		if r, ok := batch.ParseChange(rec); ok {
 			if err := s.applyChange(id, b.Header.Kind, b.Header.Seq, uint32(i), r); err != nil {
 				return res, fmt.Errorf("store change: %w", err)
 			}

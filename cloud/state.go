@@ -1,13 +1,14 @@
 package cloud
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/edgevault/edgevault/batch"
 )
 
 // Edges send their metadata (registry, rules, alerts, commands, dead
@@ -30,26 +31,14 @@ func stateKey(edge, kind, key string) []byte {
 	return []byte(metaState + edge + "/" + kind + "/" + key)
 }
 
-// asChange decodes an edge change record; ok is false for other records.
-func asChange(rec []byte) (r edgeRecord, ok bool) {
-	if json.Unmarshal(rec, &r) != nil || r.Key == "" || (r.Op != "put" && r.Op != "delete") {
-		return r, false
-	}
-	return r, true
-}
-
 // encodeChange is the stored form of a change.
-func encodeChange(seq uint64, index uint32, r edgeRecord) []byte {
-	b := binary.BigEndian.AppendUint64(make([]byte, 0, 13+len(r.Value)+len(r.ValueB64)), seq)
+func encodeChange(seq uint64, index uint32, c batch.Change) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 13+len(c.Bytes())), seq)
 	b = binary.BigEndian.AppendUint32(b, index)
-	if r.Op == "delete" {
+	if c.Op == batch.OpDelete {
 		return append(b, 0)
 	}
-	b = append(b, 1)
-	if r.ValueB64 != nil {
-		return append(b, r.ValueB64...)
-	}
-	return append(b, r.Value...)
+	return append(append(b, 1), c.Bytes()...)
 }
 
 var errBadState = errors.New("cloud: corrupt state entry")
@@ -73,7 +62,7 @@ func newer(old []byte, seq uint64, index uint32) bool {
 }
 
 // applyChange stores one change of edge id unless a newer one is stored.
-func (s *Server) applyChange(id, kind string, seq uint64, index uint32, r edgeRecord) error {
+func (s *Server) applyChange(id, kind string, seq uint64, index uint32, r batch.Change) error {
 	key, val := stateKey(id, kind, r.Key), encodeChange(seq, index, r)
 	if s.shared != nil {
 		return s.shared.UpdateMeta(key, func(old []byte) ([]byte, error) {
@@ -113,10 +102,11 @@ func (s *Server) scanState(id, kind, prefix, after string, fn func(key string, s
 
 // StateEntry is one key in GET .../state.
 type StateEntry struct {
-	Key      string          `json:"key"`
-	Seq      uint64          `json:"seq"`                 // batch that last changed it
-	Value    json.RawMessage `json:"value,omitempty"`     // the value when it is JSON
-	ValueB64 []byte          `json:"value_b64,omitempty"` // else its bytes
+	Key string `json:"key"`
+	Seq uint64 `json:"seq"` // batch that last changed it
+	// Value or ValueB64 hold the value, as in batch.Change.
+	Value    json.RawMessage `json:"value,omitempty"`
+	ValueB64 []byte          `json:"value_b64,omitempty"`
 }
 
 // state serves GET /api/v1/edges/{edge}/state?kind=&prefix=&after=&limit=:
@@ -149,13 +139,8 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) error {
 			next = out[len(out)-1].Key
 			return stop
 		}
-		e := StateEntry{Key: key, Seq: seq}
-		if json.Valid(v) {
-			e.Value = json.RawMessage(bytes.Clone(v))
-		} else {
-			e.ValueB64 = bytes.Clone(v)
-		}
-		out = append(out, e)
+		c := batch.PutChange(key, v) // copies v, out of the scan's buffer
+		out = append(out, StateEntry{Key: key, Seq: seq, Value: c.Value, ValueB64: c.ValueB64})
 		return nil
 	})
 	if err != nil && !errors.Is(err, stop) {

@@ -89,7 +89,7 @@ func (n *Node) syncConfig() {
 		n.log.Warn("uplink: encode config", "err", err)
 		return
 	}
-	syncedKV{n: n, kind: batch.KindRegistry}.send(Record{Op: "put", Key: ConfigKey, Value: b})
+	syncedKV{n: n, kind: batch.KindRegistry}.send(batch.PutChange(ConfigKey, b))
 }
 
 // startUplink runs the outbox until stopUplink.
@@ -214,30 +214,15 @@ type syncedKV struct {
 	quiet      *lastSeenThrottle // registry only: nil sends every change
 }
 
-// Record is one change of the edge's metadata as sent to the cloud: Key is
-// the full key in the edge's metadata (its prefix names the component),
-// Value the stored value, inline when it is JSON, else base64 in ValueB64.
-type Record struct {
-	Op       string          `json:"op"` // put or delete
-	Key      string          `json:"key"`
-	Value    json.RawMessage `json:"value,omitempty"`
-	ValueB64 []byte          `json:"value_b64,omitempty"`
-}
-
 func (s syncedKV) Put(key, value []byte) error {
 	if err := s.Store.Put(key, value); err != nil {
 		return err
 	}
-	r := Record{Op: "put", Key: s.name + string(key)}
-	if s.quiet != nil && s.quiet.skip(r.Key, value, time.Now()) {
+	k := s.name + string(key)
+	if s.quiet != nil && s.quiet.skip(k, value, time.Now()) {
 		return nil
 	}
-	if json.Valid(value) {
-		r.Value = json.RawMessage(append([]byte(nil), value...))
-	} else {
-		r.ValueB64 = value
-	}
-	s.send(r)
+	s.send(batch.PutChange(k, value))
 	return nil
 }
 
@@ -248,13 +233,13 @@ func (s syncedKV) Delete(key []byte) error {
 	if s.quiet != nil {
 		s.quiet.forget(s.name + string(key))
 	}
-	s.send(Record{Op: "delete", Key: s.name + string(key)})
+	s.send(batch.Change{Op: batch.OpDelete, Key: s.name + string(key)})
 	return nil
 }
 
 // send queues a record; the change is already durable locally, so a full
 // backlog or a failure is logged and counted by the outbox, not returned.
-func (s syncedKV) send(r Record) {
+func (s syncedKV) send(r batch.Change) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		s.n.log.Error("uplink: encode record", "key", r.Key, "err", err)

@@ -7,7 +7,7 @@
 //
 //  1. The edge's metadata: the cloud keeps the latest value of every key
 //     the edge synced (kinds registry, alerts, commands, deadletters; see
-//     edge.Record and GET /api/v1/edges/{edge}/state); each is written into
+//     batch.Change and GET /api/v1/edges/{edge}/state); each is written into
 //     the new store's metadata, so the registry
 //     (devices, names, types, metadata), the rules made over REST, the
 //     alert history, the command history and the dead letters are as the

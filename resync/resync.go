@@ -88,7 +88,7 @@ func (c client) restore(ctx context.Context, db *store.DB, sum *Summary) error {
 	}
 	var cfg json.RawMessage
 	for _, kind := range []string{batch.KindRegistry, batch.KindAlerts, batch.KindCommands, batch.KindDeadLetters} {
-		n, err := c.records(ctx, kind, func(r edge.Record) error {
+		n, err := c.records(ctx, kind, func(r batch.Change) error {
 			if r.Key == edge.ConfigKey {
 				cfg = r.Value
 				return nil
@@ -111,15 +111,11 @@ func (c client) restore(ctx context.Context, db *store.DB, sum *Summary) error {
 }
 
 // apply replays one metadata change.
-func apply(meta kv.Store, r edge.Record) error {
+func apply(meta kv.Store, r batch.Change) error {
 	switch r.Op {
-	case "put":
-		v := []byte(r.Value)
-		if r.ValueB64 != nil {
-			v = r.ValueB64
-		}
-		return meta.Put([]byte(r.Key), v)
-	case "delete":
+	case batch.OpPut:
+		return meta.Put([]byte(r.Key), r.Bytes())
+	case batch.OpDelete:
 		return meta.Delete([]byte(r.Key))
 	}
 	return fmt.Errorf("record %q: unknown op %q", r.Key, r.Op)
@@ -208,7 +204,7 @@ func (c client) nextSeq(ctx context.Context) (uint64, error) {
 
 // records pages through the synced state of one kind (the latest value of
 // every key the old node synced) and hands each key to fn as a put.
-func (c client) records(ctx context.Context, kind string, fn func(edge.Record) error) (int, error) {
+func (c client) records(ctx context.Context, kind string, fn func(batch.Change) error) (int, error) {
 	after, n := "", 0
 	for {
 		q := url.Values{"kind": {kind}, "limit": {"10000"}}
@@ -227,7 +223,7 @@ func (c client) records(ctx context.Context, kind string, fn func(edge.Record) e
 			return n, err
 		}
 		for _, it := range page.Items {
-			if err := fn(edge.Record{Op: "put", Key: it.Key, Value: it.Value, ValueB64: it.ValueB64}); err != nil {
+			if err := fn(batch.Change{Op: batch.OpPut, Key: it.Key, Value: it.Value, ValueB64: it.ValueB64}); err != nil {
 				return n, err
 			}
 			n++
