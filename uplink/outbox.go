@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,7 +134,9 @@ type Outbox struct {
 	nextSeq  uint64
 	queues   [2][]meta // by Priority, each in seq order
 	rejected []meta
-	backlog  int64 // bytes of queued records
+	// backlog is the bytes of queued records: changed under mu, read
+	// without it by Admit on the ingest path.
+	backlog  atomic.Int64
 	inflight uint64
 	st       state
 	// Store WAL positions of the tail feed (Observe).
@@ -240,7 +243,7 @@ func (o *Outbox) load() error {
 	}
 	err = scan("q", func(m meta) {
 		o.queues[m.Priority] = append(o.queues[m.Priority], m)
-		o.backlog += m.Size
+		o.backlog.Add(m.Size)
 	})
 	if err != nil {
 		return err
@@ -305,7 +308,7 @@ func (pb *pending) add(readings []point.Reading, records [][]byte) {
 
 // fullLocked reports whether an Enqueue at priority p must be refused.
 func (o *Outbox) fullLocked(p Priority) bool {
-	if o.backlog < o.cfg.DiskBudgetBytes {
+	if o.backlog.Load() < o.cfg.DiskBudgetBytes {
 		return false
 	}
 	if o.cfg.WhenFull == WhenFullBlock {
@@ -465,7 +468,7 @@ func (o *Outbox) persist(k pendKey, pb *pending, seq uint64) error {
 	}
 	o.mu.Lock()
 	o.queues[k.prio] = append(o.queues[k.prio], r.meta)
-	o.backlog += r.Size
+	o.backlog.Add(r.Size)
 	delete(o.cutting, pb) // in the same step, so Status never misses it
 	o.mu.Unlock()
 	o.signal()
@@ -480,7 +483,7 @@ func (o *Outbox) makeRoom(size int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	q := o.queues[PriorityBulk]
-	for i := 0; i < len(q) && o.backlog+size > o.cfg.DiskBudgetBytes; {
+	for i := 0; i < len(q) && o.backlog.Load()+size > o.cfg.DiskBudgetBytes; {
 		m := q[i]
 		if m.Seq == o.inflight {
 			i++
@@ -491,7 +494,7 @@ func (o *Outbox) makeRoom(size int64) {
 			break
 		}
 		q = slices.Delete(q, i, i+1)
-		o.backlog -= m.Size
+		o.backlog.Add(-m.Size)
 		o.st.droppedBatches++
 		o.st.droppedPoints += int64(m.Count)
 		o.met.droppedBatches.Inc()

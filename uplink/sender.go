@@ -281,7 +281,7 @@ func (o *Outbox) forget(m meta) {
 	q := o.queues[m.Priority]
 	for i := range q {
 		if q[i].Seq == m.Seq {
-			o.backlog -= q[i].Size // before the slice shifts over q[i]
+			o.backlog.Add(-q[i].Size) // before the slice shifts over q[i]
 			o.queues[m.Priority] = append(q[:i], q[i+1:]...)
 			return
 		}
@@ -323,7 +323,7 @@ func (o *Outbox) Requeue(seq uint64) error {
 		q := append(o.queues[r.Priority], r.meta)
 		sortBySeq(q)
 		o.queues[r.Priority] = q
-		o.backlog += r.Size
+		o.backlog.Add(r.Size)
 		o.mu.Unlock()
 		o.signal()
 		return nil

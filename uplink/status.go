@@ -76,7 +76,7 @@ type Status struct {
 func (o *Outbox) Status() Status {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	s := Status{EdgeID: o.cfg.EdgeID, BacklogBytes: o.backlog,
+	s := Status{EdgeID: o.cfg.EdgeID, BacklogBytes: o.backlog.Load(),
 		HighBatches: len(o.queues[PriorityHigh]), DiskBudgetBytes: o.cfg.DiskBudgetBytes,
 		WhenFull: o.cfg.WhenFull, LastAckedSeq: o.st.lastAcked, LastSuccess: o.st.lastSuccess,
 		LastError: o.st.lastError, LastErrorAt: o.st.lastErrorAt, SentBatches: o.st.sentBatches,

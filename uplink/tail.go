@@ -116,6 +116,9 @@ func (o *Outbox) isFull(pb *pending) bool {
 // the disk budget is reached under the block policy (the broker then does
 // not acknowledge the publish, so the device keeps it and retries).
 func (o *Outbox) Admit() error {
+	if o.backlog.Load() < o.cfg.DiskBudgetBytes {
+		return nil // the common case: no lock on the ingest path
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.fullLocked(PriorityBulk) {
