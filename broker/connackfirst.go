@@ -1,5 +1,7 @@
 package broker
 
+import "errors"
+
 // mochi v2.7.9 adds a reconnecting client to its routing table (with the
 // subscriptions inherited from its session) before it writes the CONNACK
 // (server.go attachClient: Clients.Add, then SendConnack). A message routed
@@ -11,6 +13,12 @@ type connackFirst struct {
 	held []byte // PUBLISH packets written before the CONNACK
 }
 
+// maxHeldEarly bounds the publishes held before a CONNACK: the window is
+// short, so more means the CONNACK is not coming and the connection ends.
+const maxHeldEarly = 1 << 20
+
+var errHeldEarly = errors.New("broker: publishes before CONNACK over the limit")
+
 // Fixed-header packet types (MQTT 3.1.1 and 5, section 2.1.2).
 const (
 	typeConnack = 2
@@ -20,16 +28,25 @@ const (
 // order returns the bytes to send now for a write of p: p itself once the
 // CONNACK is out; before that, p without its PUBLISH packets, which are
 // sent right after the CONNACK. Bytes that do not split into whole packets
-// go out as they are.
-func (g *connackFirst) order(p []byte) []byte {
+// go out as they are. It fails when more than maxHeldEarly bytes wait.
+func (g *connackFirst) order(p []byte) ([]byte, error) {
 	if g.done {
-		return p
+		return p, nil
 	}
+	out, err := g.split(p)
+	if len(g.held) > maxHeldEarly {
+		g.held = nil
+		return nil, errHeldEarly
+	}
+	return out, err
+}
+
+func (g *connackFirst) split(p []byte) ([]byte, error) {
 	var out []byte
 	for rest := p; len(rest) > 0; {
 		n, ok := packetLen(rest)
 		if !ok {
-			return append(out, rest...)
+			return append(out, rest...), nil
 		}
 		pk := rest[:n]
 		rest = rest[n:]
@@ -49,7 +66,7 @@ func (g *connackFirst) order(p []byte) []byte {
 		}
 		out = append(out, pk...)
 	}
-	return out
+	return out, nil
 }
 
 // packetLen is the length of the packet at the start of b (fixed header

@@ -26,12 +26,24 @@ func TestConnackFirst(t *testing.T) {
 			var g connackFirst
 			var got []byte
 			for _, w := range tt.writes {
-				got = append(got, g.order(w)...)
+				out, err := g.order(w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, out...)
 			}
 			if !bytes.Equal(got, tt.want) {
 				t.Fatalf("wire %x, want %x", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestConnackFirstBounded(t *testing.T) {
+	var g connackFirst
+	big := append([]byte{0x30, 0xff, 0xff, 0x3f}, make([]byte, 1<<20)...) // one publish of 1 MiB
+	if _, err := g.order(big); err == nil {
+		t.Fatal("held more than maxHeldEarly before a CONNACK")
 	}
 }
 

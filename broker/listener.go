@@ -237,7 +237,10 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	if !c.order.done {
-		p = c.order.order(p)
+		var err error
+		if p, err = c.order.order(p); err != nil {
+			return 0, err
+		}
 		if len(p) == 0 {
 			return n, nil
 		}
