@@ -12,9 +12,9 @@ import (
 // nopHandler accepts everything at once: the benchmark measures the broker.
 type nopHandler struct{}
 
-func (nopHandler) HandlePublish(Message) error            { return nil }
-func (nopHandler) ClientConnected(string, string, string) {}
-func (nopHandler) ClientDisconnected(string, error)       {}
+func (nopHandler) HandlePublish(Message) (func() error, error) { return nil, nil }
+func (nopHandler) ClientConnected(string, string, string)      {}
+func (nopHandler) ClientDisconnected(string, error)            {}
 
 // BenchmarkPublishQoS1 publishes b.N QoS 1 messages spread over N paho
 // clients (each keeping its publishes pipelined) and reports msgs/s.

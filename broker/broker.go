@@ -53,10 +53,12 @@ type Message struct {
 // HandlePublish may block (back-pressure reaches the client through TCP).
 type Handler interface {
 	// HandlePublish is called for every PUBLISH from a client, before the
-	// broker acknowledges or routes it. It returns nil once the message is
-	// durable; an error means it is not, and it is neither acknowledged nor
-	// routed (see doc.go).
-	HandlePublish(m Message) error
+	// broker acknowledges or routes it. An error refuses the message now: it
+	// is neither acknowledged nor routed (see doc.go). Otherwise the message
+	// is accepted, and durable once wait returns nil (a nil wait: already);
+	// the broker calls wait exactly once, on the connection's goroutine, and
+	// acknowledges the message only after it returns nil (see later.go).
+	HandlePublish(m Message) (wait func() error, err error)
 	// ClientConnected is called once a client is authenticated and its
 	// CONNACK is on its way.
 	ClientConnected(clientID, username, remoteAddr string)
@@ -98,6 +100,8 @@ func New(cfg Config, h Handler, log *slog.Logger) (*Broker, error) {
 	b := &Broker{cfg: cfg, handler: h, log: log, auth: newAuth(cfg), addrs: map[string]string{}}
 	b.guard = newGuard(cfg.Limits, log)
 	b.guard.abandon = b.abandon
+	b.guard.notDurable = b.notDurable
+	b.guard.stop = b.stopNotDurable
 	b.srv = mqtt.New(&mqtt.Options{
 		Capabilities:           capabilities(cfg.Limits),
 		Logger:                 log.With("component", "mochi"),

@@ -8,8 +8,9 @@
 // connection's goroutine before the broker answers it (mochi's
 // processPublish calls the OnPublish hook before it writes PUBACK for QoS 1
 // or PUBREC for QoS 2, and before it routes or retains the message).
-// HandlePublish returns nil once the message is durable. When it returns an
-// error the message is neither acknowledged, retained nor routed:
+// HandlePublish either refuses the message at once (an error) or accepts
+// it, with a wait function that returns once it is durable. A refused
+// message is neither acknowledged, retained nor routed:
 //
 //   - MQTT 5, QoS 1/2: PUBACK/PUBREC with reason code 0x97 (quota exceeded)
 //     when the error wraps ErrOverloaded, 0x80 (unspecified error) otherwise.
@@ -20,9 +21,20 @@
 //     (clean session false) retransmits the message after reconnecting.
 //   - QoS 0: dropped, logged and counted (Broker.Rejected).
 //
-// One client's publishes reach the Handler in order, one at a time; a slow
-// Handler slows that client down (back-pressure), not the others. Messages
-// from Broker.Publish and last wills do not go to the Handler.
+// An accepted message is acknowledged only after its wait returned nil
+// (later.go): the connection holds everything written to the client after
+// it until then, and waits for all of its client's accepted publishes
+// before it reads from the socket again, so a burst of publishes shares one
+// commit and one write of acknowledgements. When a wait fails, nothing held
+// is sent and a QoS 1/2 publish ends the connection as above (MQTT 5
+// included: its success code was already written); a QoS 0 one is counted.
+// An accepted message is routed and retained when HandlePublish returns,
+// possibly before it is durable.
+//
+// One client's publishes reach the Handler in order; at most 64 wait at a
+// time, so a slow Handler slows that client down (back-pressure through
+// TCP), not the others. Messages from Broker.Publish and last wills do not
+// go to the Handler.
 //
 // # Authentication
 //
@@ -159,9 +171,10 @@
 // a will delayed by an MQTT 5 will delay interval is not published after a
 // restart), topic aliases, the MQTT 5 expiry of held messages (their
 // creation time is kept, so the broker-wide maximum of one day still
-// applies), and mochi's $SYS counters. mochi writes a publisher's PUBACK
-// before it routes the message, so a crash in between loses the copies for
-// subscribers (the message itself is durable: HandlePublish returned).
+// applies), and mochi's $SYS counters. A message is routed (and its copies
+// for offline subscribers stored) independently of its own durability: a
+// crash can lose the copies of an acknowledged message, or keep those of a
+// message that was never acknowledged (its publisher resends it).
 // Without a Store, sessions and retained messages survive a client's
 // reconnect, not a restart.
 package broker

@@ -20,6 +20,9 @@ import (
 type recorder struct {
 	gate chan struct{}
 	fail func(m Message) error
+	// wait, when set, makes HandlePublish accept at once and return a wait
+	// that calls it (the pipelined path).
+	wait func(m Message) error
 
 	mu     sync.Mutex // guards the following
 	msgs   []Message
@@ -32,20 +35,33 @@ func newRecorder() *recorder {
 	return &recorder{discon: map[string]error{}, seen: make(chan Message, 1024)}
 }
 
-func (r *recorder) HandlePublish(m Message) error {
+func (r *recorder) HandlePublish(m Message) (func() error, error) {
 	r.seen <- m
 	if r.gate != nil {
 		<-r.gate
 	}
 	if r.fail != nil {
 		if err := r.fail(m); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	if r.wait != nil {
+		return func() error {
+			if err := r.wait(m); err != nil {
+				return err
+			}
+			r.keep(m)
+			return nil
+		}, nil
+	}
+	r.keep(m)
+	return nil, nil
+}
+
+func (r *recorder) keep(m Message) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, m)
 	r.mu.Unlock()
-	return nil
 }
 
 func (r *recorder) ClientConnected(id, _, _ string) {

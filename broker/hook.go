@@ -127,7 +127,10 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		Payload: pk.Payload, QoS: pk.FixedHeader.Qos, Retain: pk.FixedHeader.Retain,
 		Received: h.b.cfg.Now(),
 	}
-	err := h.b.handler.HandlePublish(m)
+	wait, err := h.b.handler.HandlePublish(m)
+	if err == nil && wait != nil {
+		err = deferred(cl, pk.TopicName, pk.FixedHeader.Qos, wait)
+	}
 	if err == nil {
 		return pk, nil
 	}
@@ -166,5 +169,20 @@ func (h *hook) refuse(cl *mqtt.Client, pk packets.Packet, err error) {
 		}
 	}
 	h.b.sendWill(cl)
+	cl.Stop(fmt.Errorf("%w: %w", ErrNotDurable, err))
+}
+
+// notDurable logs and counts a publish whose deferred wait failed.
+func (b *Broker) notDurable(cl *mqtt.Client, topic string, qos byte, err error) {
+	b.rejected.Add(1)
+	b.log.Warn("mqtt publish not acknowledged", "client", cl.ID, "topic", topic, "qos", qos, "error", err)
+}
+
+// stopNotDurable ends the connection of a client with a QoS 1/2 publish
+// that did not become durable (MQTT 3.1.1 has no failure code, and by then
+// mochi has written the success code): its last will goes out, and the
+// client resends after reconnecting.
+func (b *Broker) stopNotDurable(cl *mqtt.Client, err error) {
+	b.sendWill(cl)
 	cl.Stop(fmt.Errorf("%w: %w", ErrNotDurable, err))
 }

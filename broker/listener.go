@@ -31,6 +31,10 @@ type guard struct {
 	// abandon finishes the session of a client whose goroutine panicked
 	// (mochi's own clean-up after its read loop did not run).
 	abandon func(cl *mqtt.Client, cause error)
+	// notDurable is told about each publish whose deferred wait failed, and
+	// stops the client when one of them was QoS 1/2 (see later.go).
+	notDurable func(cl *mqtt.Client, topic string, qos byte, err error)
+	stop       func(cl *mqtt.Client, err error)
 
 	mu    sync.Mutex // guards conns
 	conns map[net.Conn]struct{}
@@ -77,7 +81,7 @@ func (g *guard) serve(establish listeners.EstablishFn, id string, c net.Conn) (e
 			g.stack.Store(&stack)
 			g.panics.Add(1)
 			g.log.Error("mqtt connection panicked; closed", "remote", remote, "panic", stack)
-			_ = c.Close()
+			_ = gc.Close()
 			if cl := gc.client.Load(); cl != nil && g.abandon != nil {
 				g.abandon(cl, fmt.Errorf("%w: %v", ErrPanic, r))
 			}
@@ -192,6 +196,10 @@ var (
 // its 16 acknowledgements in one segment instead of 16 (the profile put a
 // write(2) per PUBACK at a quarter of the broker's CPU). A write while the
 // goroutine waits for input goes straight out, so nothing waits for long.
+//
+// Before it reads again, the goroutine waits for the publishes it handed
+// over to become durable (later.go); nothing written after such a publish
+// leaves before then.
 type guardedConn struct {
 	net.Conn
 	g      *guard
@@ -204,6 +212,11 @@ type guardedConn struct {
 	wbuf    []byte     // writes held while the reader processes packets
 	werr    error      // the error of a held write that failed on flush
 	order   connackFirst
+
+	// Publishes handed to the Handler whose durability is not yet known
+	// (later.go): pending are not yet waited for, unsettled are being.
+	pending   []laterPublish
+	unsettled int
 }
 
 // maxHeldWrites bounds the bytes held before they are flushed anyway.
@@ -214,6 +227,9 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 		n := copy(p, c.prefix)
 		c.prefix = c.prefix[n:]
 		return n, nil
+	}
+	if err := c.settle(); err != nil {
+		return 0, err
 	}
 	c.wmu.Lock()
 	err := c.flushLocked()
@@ -245,7 +261,7 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-	if c.waiting && len(c.wbuf) == 0 {
+	if c.waiting && len(c.wbuf) == 0 && c.settled() {
 		if _, err := c.Conn.Write(p); err != nil {
 			return 0, err
 		}
@@ -260,8 +276,10 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// flushLocked sends what is held, unless a publish it may acknowledge is
+// not known to be durable yet.
 func (c *guardedConn) flushLocked() error {
-	if c.werr != nil || len(c.wbuf) == 0 {
+	if c.werr != nil || len(c.wbuf) == 0 || !c.settled() {
 		return c.werr
 	}
 	_, c.werr = c.Conn.Write(c.wbuf)
@@ -272,8 +290,12 @@ func (c *guardedConn) flushLocked() error {
 	return c.werr
 }
 
-// Close sends what is held (a refusal, a DISCONNECT) before closing.
+// Close finishes the publishes handed over (their readings are stored
+// whatever happens to the connection, and the registry and rules must hear
+// of them), then sends what is held (acknowledgements, a refusal, a
+// DISCONNECT) before closing.
 func (c *guardedConn) Close() error {
+	_ = c.settle()
 	c.wmu.Lock()
 	c.flushLocked()
 	c.wmu.Unlock()

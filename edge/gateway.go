@@ -59,16 +59,17 @@ func (g *gateways) tick() {
 	g.hb.Tick()
 }
 
-// handleUp takes one message from a gateway. It returns nil once what the
-// message carries is durable (readings, dead letters, command states).
-func (g *gateways) handleUp(gw string, m broker.Message) error {
+// handleUp takes one message from a gateway, as broker.Handler's
+// HandlePublish: what the message carries (readings, dead letters, command
+// states) is durable once wait, when not nil, returns nil.
+func (g *gateways) handleUp(gw string, m broker.Message) (wait func() error, err error) {
 	g.hb.Seen(gw)
 	// The registry links the gateway's devices to the gateway id, which is
 	// where their commands go (a gateway connects with client id = its id).
 	msg := ingest.Message{ClientID: gw, Topic: m.Topic, Payload: m.Payload, Received: m.Received}
 	env, err := gateway.DecodeEnvelope(m.Payload)
 	if err != nil {
-		return g.n.pipe.DeadLetter(msg, "gateway", err.Error())
+		return nil, g.n.pipe.DeadLetter(msg, "gateway", err.Error())
 	}
 	received := m.Received.UnixMilli()
 	switch env.Type {
@@ -76,7 +77,7 @@ func (g *gateways) handleUp(gw string, m broker.Message) error {
 		readings, bad := g.dec.DecodeGroup(env, received)
 		for _, fe := range bad {
 			if err := g.n.pipe.DeadLetter(msg, fe.Frame.Contract, fe.Error()); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		return g.storeAndAck(gw, msg, env, readings)
@@ -87,21 +88,29 @@ func (g *gateways) handleUp(gw string, m broker.Message) error {
 			g.n.log.Warn("gateway command answer refused", "gateway", gw, "id", env.ID, "err", err)
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-// storeAndAck stores the readings of a report, then acknowledges it on the
-// down topic: a gateway resends what is not acknowledged, and a resend of
-// stored readings overwrites them with the same values.
-func (g *gateways) storeAndAck(gw string, msg ingest.Message, env gateway.Envelope, readings []point.Reading) error {
-	if err := g.n.pipe.StoreReadings(msg, gatewayContract, readings); err != nil {
-		return err
+// storeAndAck stores the readings of a report and, once they are durable,
+// acknowledges it on the down topic: a gateway resends what is not
+// acknowledged, and a resend of stored readings overwrites them with the
+// same values.
+func (g *gateways) storeAndAck(gw string, msg ingest.Message, env gateway.Envelope, readings []point.Reading) (func() error, error) {
+	stored, err := g.n.pipe.StoreReadingsAsync(msg, gatewayContract, readings)
+	if err != nil {
+		return nil, err
 	}
-	if env.ID == "" {
+	return func() error {
+		if stored != nil {
+			if err := stored(); err != nil {
+				return err
+			}
+		}
+		if env.ID != "" {
+			g.acks.enqueue(gw, env.ID, gateway.AckFor(env))
+		}
 		return nil
-	}
-	g.acks.enqueue(gw, env.ID, gateway.AckFor(env))
-	return nil
+	}, nil
 }
 
 // ackSender publishes report acks from its own goroutine. Publishing from

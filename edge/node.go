@@ -288,14 +288,14 @@ func (n *Node) Close() error {
 // its connection events into the registry.
 type brokerHandler struct{ n *Node }
 
-func (h brokerHandler) HandlePublish(m broker.Message) error {
+func (h brokerHandler) HandlePublish(m broker.Message) (wait func() error, err error) {
 	if gw, up, ok := h.n.gw.topics.Parse(m.Topic); ok {
 		if !up {
-			return nil // the platform's own down traffic, or a stray publish on it
+			return nil, nil // the platform's own down traffic, or a stray publish on it
 		}
 		return h.n.gw.handleUp(gw, m)
 	}
-	return h.n.pipe.Handle(ingest.Message{ClientID: m.ClientID, Topic: m.Topic, Payload: m.Payload, Received: m.Received})
+	return h.n.pipe.HandleAsync(ingest.Message{ClientID: m.ClientID, Topic: m.Topic, Payload: m.Payload, Received: m.Received})
 }
 
 func (h brokerHandler) ClientConnected(clientID, username, remote string) {

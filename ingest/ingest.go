@@ -28,9 +28,11 @@ type Decoder interface {
 	Decode(m codec.Message) (codec.Decoded, error)
 }
 
-// Appender stores readings durably (store.DB).
+// Appender stores readings durably (store.DB): AppendAsync queues them for
+// the next group commit, and the Pending's Wait returns once they are
+// durable.
 type Appender interface {
-	Append(readings []point.Reading) (store.AppendResult, error)
+	AppendAsync(readings []point.Reading) store.Pending
 }
 
 // DeadLetters keeps what could not be decoded or stored (deadletter.Store).
@@ -142,6 +144,22 @@ func New(dec Decoder, db Appender, dead DeadLetters, reg Registry, opts Options)
 // Handle ingests one message. It returns nil once the message is durable,
 // as readings or as a dead letter, and an error when it is neither.
 func (p *Pipeline) Handle(m Message) error {
+	wait, err := p.HandleAsync(m)
+	if err != nil || wait == nil {
+		return err
+	}
+	return wait()
+}
+
+// HandleAsync does what Handle does up to the store's group commit and
+// returns without waiting for it: wait, when not nil, blocks until the
+// readings are durable, then tells the registry and the rules, and returns
+// what Handle would have. An error refuses the message now (not admitted,
+// dead letter not kept). The caller must call wait exactly once, and must
+// not acknowledge the message before it returns nil. One caller's messages
+// are stored in the order it hands them over, so a broker connection can
+// read its client's next publishes while earlier ones commit.
+func (p *Pipeline) HandleAsync(m Message) (wait func() error, err error) {
 	if m.Received.IsZero() {
 		m.Received = p.now()
 	}
@@ -149,10 +167,10 @@ func (p *Pipeline) Handle(m Message) error {
 	if errors.Is(err, codec.ErrNoContract) {
 		// Not telemetry: the broker still routes it to subscribers.
 		p.unmatched.Inc()
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return p.deadLetter(m, dec.Contract, err.Error())
+		return nil, p.deadLetter(m, dec.Contract, err.Error())
 	}
 	for _, s := range dec.Status {
 		p.reg.SetStatus(s.Device, s.Online, m.Received)
@@ -160,13 +178,9 @@ func (p *Pipeline) Handle(m Message) error {
 	readings := p.route(m.Topic, dec.Readings)
 	if len(readings) == 0 {
 		p.stored.Inc()
-		return nil
+		return nil, nil
 	}
-	if err := p.store(m, dec.Contract, readings); err != nil {
-		return err
-	}
-	p.latency.Observe(p.now().Sub(m.Received).Seconds())
-	return nil
+	return p.storeAsync(m, dec.Contract, readings)
 }
 
 // route applies the routing rules: it starts the forwards and returns the
@@ -192,14 +206,24 @@ func (p *Pipeline) route(topic string, readings []point.Reading) []point.Reading
 // StoreReadings routes and stores readings decoded elsewhere (the gateway
 // protocol) exactly as Handle stores those of a contract: nil once durable.
 func (p *Pipeline) StoreReadings(m Message, contract string, readings []point.Reading) error {
+	wait, err := p.StoreReadingsAsync(m, contract, readings)
+	if err != nil || wait == nil {
+		return err
+	}
+	return wait()
+}
+
+// StoreReadingsAsync is StoreReadings split as HandleAsync is: wait, when
+// not nil, must be called once and returns once the readings are durable.
+func (p *Pipeline) StoreReadingsAsync(m Message, contract string, readings []point.Reading) (wait func() error, err error) {
 	if m.Received.IsZero() {
 		m.Received = p.now()
 	}
 	readings = p.route(m.Topic, readings)
 	if len(readings) == 0 {
-		return nil
+		return nil, nil
 	}
-	return p.store(m, contract, readings)
+	return p.storeAsync(m, contract, readings)
 }
 
 // DeadLetter keeps a message, or a part of one, that could not be decoded.
@@ -210,35 +234,41 @@ func (p *Pipeline) DeadLetter(m Message, contract, reason string) error {
 	return p.deadLetter(m, contract, reason)
 }
 
-// store appends readings and dead-letters the ones the store rejected.
-func (p *Pipeline) store(m Message, contract string, readings []point.Reading) error {
+// storeAsync queues readings for the store's next group commit; wait
+// dead-letters the ones the store rejected and tells the registry and the
+// rules about the others.
+func (p *Pipeline) storeAsync(m Message, contract string, readings []point.Reading) (wait func() error, err error) {
 	if err := p.admitted(); err != nil {
 		p.log.Warn("ingest refused", "topic", m.Topic, "client", m.ClientID, "err", err)
-		return err
+		return nil, err
 	}
-	res, err := p.db.Append(readings)
-	if err != nil {
-		p.messages.WithLabelValues("failed").Inc()
-		p.log.Error("ingest not durable", "topic", m.Topic, "client", m.ClientID, "err", err)
-		return fmt.Errorf("store %d readings: %w", len(readings), err)
-	}
-	p.readingsStored.Add(float64(res.Stored))
-	if len(res.Rejected) > 0 {
-		p.readings.WithLabelValues("rejected").Add(float64(len(res.Rejected)))
-		reasons := make([]string, 0, len(res.Rejected))
-		for _, r := range res.Rejected {
-			reasons = append(reasons, r.Err.Error())
+	pending := p.db.AppendAsync(readings)
+	return func() error {
+		res, err := pending.Wait()
+		if err != nil {
+			p.messages.WithLabelValues("failed").Inc()
+			p.log.Error("ingest not durable", "topic", m.Topic, "client", m.ClientID, "err", err)
+			return fmt.Errorf("store %d readings: %w", len(readings), err)
 		}
-		if err := p.deadLetter(m, contract, strings.Join(reasons, "; ")); err != nil {
-			return err
+		p.readingsStored.Add(float64(res.Stored))
+		if len(res.Rejected) > 0 {
+			p.readings.WithLabelValues("rejected").Add(float64(len(res.Rejected)))
+			reasons := make([]string, 0, len(res.Rejected))
+			for _, r := range res.Rejected {
+				reasons = append(reasons, r.Err.Error())
+			}
+			if err := p.deadLetter(m, contract, strings.Join(reasons, "; ")); err != nil {
+				return err
+			}
+		} else {
+			p.stored.Inc()
 		}
-	} else {
-		p.stored.Inc()
-	}
-	if res.Stored > 0 {
-		p.observe(m.ClientID, storedOnly(readings, res.Rejected), contract)
-	}
-	return nil
+		if res.Stored > 0 {
+			p.observe(m.ClientID, storedOnly(readings, res.Rejected), contract)
+		}
+		p.latency.Observe(p.now().Sub(m.Received).Seconds())
+		return nil
+	}, nil
 }
 
 // admitted asks Admit; a refusal is counted as failed.
@@ -328,7 +358,7 @@ func (p *Pipeline) WriteLines(ctx context.Context, body []byte, precision string
 		if err := p.admitted(); err != nil {
 			return 0, err
 		}
-		res, err := p.db.Append(readings)
+		res, err := p.db.AppendAsync(readings).Wait()
 		if err != nil {
 			p.messages.WithLabelValues("failed").Inc()
 			return 0, fmt.Errorf("store %d readings: %w", len(readings), err)

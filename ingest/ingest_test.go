@@ -21,7 +21,11 @@ type fakeStore struct {
 	fail   error
 }
 
-func (s *fakeStore) Append(rs []point.Reading) (store.AppendResult, error) {
+func (s *fakeStore) AppendAsync(rs []point.Reading) store.Pending {
+	return store.Completed(s.append(rs))
+}
+
+func (s *fakeStore) append(rs []point.Reading) (store.AppendResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {

@@ -32,17 +32,42 @@ type appendReq struct {
 // reported in AppendResult.Rejected and do not fail the batch; an I/O error
 // fails the whole call and none of it is acknowledged.
 func (db *DB) Append(readings []point.Reading) (AppendResult, error) {
+	return db.AppendAsync(readings).Wait()
+}
+
+// Pending is an Append in progress.
+type Pending struct{ r *appendReq }
+
+// Wait blocks until the readings are durable (or failed) and returns what
+// Append would have.
+func (p Pending) Wait() (AppendResult, error) {
+	<-p.r.done
+	return p.r.res, p.r.err
+}
+
+// Completed returns a Pending that is already done with res and err (for an
+// Append refused before it reached the queue, and for fakes in tests).
+func Completed(res AppendResult, err error) Pending {
+	r := &appendReq{res: res, err: err, done: make(chan struct{})}
+	close(r.done)
+	return Pending{r}
+}
+
+// AppendAsync queues readings for the next group commit and returns at once;
+// Wait on the result gives what Append returns. Readings queued by one
+// goroutine are committed in the order it queued them. The caller must not
+// change readings until Wait returns.
+func (db *DB) AppendAsync(readings []point.Reading) Pending {
 	r := &appendReq{rs: readings, done: make(chan struct{})}
 	db.qmu.Lock()
 	if db.qclosed {
 		db.qmu.Unlock()
-		return AppendResult{}, ErrClosed
+		return Completed(AppendResult{}, ErrClosed)
 	}
 	db.queue = append(db.queue, r)
 	db.qcond.Signal()
 	db.qmu.Unlock()
-	<-r.done
-	return r.res, r.err
+	return Pending{r}
 }
 
 // committer group-commits everything queued since its last commit.
