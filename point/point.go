@@ -53,6 +53,16 @@ type Value struct {
 func Float(f float64) Value { return Value{kind: KindFloat, num: math.Float64bits(f)} }
 func Int(i int64) Value     { return Value{kind: KindInt, num: uint64(i)} }
 func String(s string) Value { return Value{kind: KindString, str: s} }
+
+// FromBits is the Value of kind k (not KindString) whose FloatBits are
+// bits: the inverse of FloatBits for numbers and bools.
+func FromBits(k Kind, bits uint64) Value {
+	if k == KindString {
+		return Value{}
+	}
+	return Value{kind: k, num: bits}
+}
+
 func Bool(b bool) Value {
 	if b {
 		return Value{kind: KindBool, num: 1}

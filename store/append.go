@@ -103,6 +103,7 @@ func (db *DB) commitGroup(reqs []*appendReq) {
 		return
 	}
 	st, err := db.stage(b, reqs)
+	defer db.recycle(st) // after publish and feedTail, which read st
 	if err != nil {
 		db.err = fmt.Errorf("store: stage failed, reopen needed: %w", err)
 	}
@@ -135,6 +136,17 @@ func (db *DB) commitGroup(reqs []*appendReq) {
 	}
 }
 
+// recycle keeps a group's staging buffers for the next one, unless they
+// grew outsized, cleared so they hold no strings or series alive.
+func (db *DB) recycle(st staged) {
+	if cap(st.pts) > maxStageKeep {
+		return
+	}
+	clear(st.pts)
+	clear(st.ss)
+	db.stagePts, db.stageSS = st.pts[:0], st.ss[:0]
+}
+
 func failAll(reqs []*appendReq, err error) {
 	if err == nil {
 		return
@@ -144,7 +156,12 @@ func failAll(reqs []*appendReq, err error) {
 	}
 }
 
-// staged is a group's points, written to the WAL and not yet applied.
+// maxStageKeep is the largest group (in points) whose staging buffers the
+// committer keeps for the next one.
+const maxStageKeep = 1 << 18
+
+// staged is a group's points, written to the WAL and not yet applied. Its
+// slices are the committer's buffers: valid until the next group.
 type staged struct {
 	pts []walPoint
 	ss  []*series // series of each point
@@ -154,7 +171,7 @@ type staged struct {
 // stage resolves series, validates the readings, and writes the WAL record
 // and new series into b. Callers hold db.mu.
 func (db *DB) stage(b *pebble.Batch, reqs []*appendReq) (staged, error) {
-	var st staged
+	st := staged{pts: db.stagePts[:0], ss: db.stageSS[:0]}
 	for _, r := range reqs {
 		for i := range r.rs {
 			rd := &r.rs[i]
@@ -172,7 +189,10 @@ func (db *DB) stage(b *pebble.Batch, reqs []*appendReq) (staged, error) {
 		return st, nil
 	}
 	st.seq = db.allocSeq(b)
-	rec := encodeWAL(nil, st.pts)
+	rec := encodeWAL(db.walBuf[:0], st.pts)
+	if cap(rec) <= maxStageKeep*16 {
+		db.walBuf = rec // b.Set copies it
+	}
 	db.walBytes += int64(len(rec))
 	db.inflight = st.seq
 	return st, b.Set(walKey(st.seq), rec, nil)
@@ -253,7 +273,7 @@ func (db *DB) apply(b *pebble.Batch, s *series, t int64, v point.Value, walSeq u
 	}
 	s.minT, s.maxT = min(s.minT, t), max(s.maxT, t)
 	s.head.add(t, v, walSeq)
-	return len(s.head.pts) == maxHeadPoints
+	return s.head.len() == maxHeadPoints
 }
 
 // rollupAdd keeps the open bucket of tier ti up to date for an in-order

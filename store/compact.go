@@ -33,7 +33,7 @@ func (db *DB) checkpoint(all bool) error {
 	}
 	cut := db.seq + 1
 	for _, s := range db.byID {
-		if len(s.head.pts) > 0 {
+		if s.head.len() > 0 {
 			cut = min(cut, s.head.minWAL)
 		}
 	}
@@ -61,7 +61,7 @@ func (db *DB) sealOld(all bool) error {
 	defer b.Close()
 	now := db.opts.Now().UnixMilli()
 	for _, s := range db.byID {
-		if len(s.head.pts) > 0 && (all || s.head.minWAL <= db.lastCkpt) {
+		if s.head.len() > 0 && (all || s.head.minWAL <= db.lastCkpt) {
 			if err := db.seal(b, s); err != nil {
 				return err
 			}

@@ -91,7 +91,7 @@ func (o *Options) fillDefaults() {
 // Tunables of the engine that callers do not need to change.
 const (
 	blockWindow      = Tier1h // blocks never cross a multiple of this (ms)
-	maxHeadPoints    = 120    // a head is sealed when it holds this many points (40 B each in memory)
+	maxHeadPoints    = 120    // a head is sealed when it holds this many points (16 B each in memory)
 	walCheckpoint    = 32 << 20
 	compactPerTick   = 256  // (series, window) groups merged per background tick
 	recomputePerTick = 4096 // dirty rollup buckets recomputed per checkpoint

@@ -120,7 +120,7 @@ func (db *DB) rawRange(ctx context.Context, s *series, from, to int64) ([]Sample
 	if err != nil {
 		return nil, fmt.Errorf("series %d: %w", s.id, err)
 	}
-	out := make([]Sample, 0, n+len(s.head.pts))
+	out := make([]Sample, 0, n+s.head.len())
 	var ts []int64
 	var vals []point.Value
 	for ok := it.First(); ok; ok = it.Next() {
@@ -142,11 +142,7 @@ func (db *DB) rawRange(ctx context.Context, s *series, from, to int64) ([]Sample
 	if err := it.Error(); err != nil {
 		return nil, err
 	}
-	for _, p := range s.head.pts {
-		if p.T >= from && p.T < to {
-			out = append(out, p)
-		}
-	}
+	out = s.head.appendSamples(out, s.kind, from, to)
 	return normalize(out), nil
 }
 
@@ -162,7 +158,7 @@ func (db *DB) countRange(ctx context.Context, s *series, from, to int64) (int, e
 	}
 	defer it.Close()
 	n, err := countInRange(it, from, to)
-	return n + len(s.head.pts), err
+	return n + s.head.len(), err
 }
 
 // countInRange sums the point counts of the blocks overlapping [from, to)
