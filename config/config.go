@@ -62,10 +62,12 @@ type Config struct {
 	// Uplink forwards everything stored to the cloud; off while urls is
 	// empty. Schema in uplink/doc.go.
 	Uplink uplink.Config `yaml:"uplink"`
-	// MemoryLimitBytes is the Go runtime's soft memory limit (default 100
-	// MiB; 0 disables it): the garbage collector works harder near it
-	// instead of letting the heap double. The GOMEMLIMIT environment
-	// variable, when set, wins.
+	// MemoryLimitBytes is the floor of the Go runtime's soft memory limit
+	// (default 100 MiB; 0 disables it): the garbage collector works harder
+	// near it instead of letting the heap double. When the live heap grows
+	// past half of it, the limit follows at twice the live heap
+	// (internal/memlimit), so a big site does not spend its CPU in the
+	// collector. The GOMEMLIMIT environment variable, when set, wins.
 	MemoryLimitBytes int64 `yaml:"memory_limit_bytes"`
 	Log              Log   `yaml:"log"`
 

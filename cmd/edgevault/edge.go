@@ -1,17 +1,19 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/edgevault/edgevault/config"
 	"github.com/edgevault/edgevault/edge"
+	"github.com/edgevault/edgevault/internal/memlimit"
 )
 
 const edgeUsage = `usage: edgevault edge [flags]
@@ -66,7 +68,9 @@ func edgeCommand(args []string, stdout, stderr io.Writer) int {
 func runEdge(cfg config.Config, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitBytes > 0 {
-		debug.SetMemoryLimit(cfg.MemoryLimitBytes)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go memlimit.Keep(ctx, cfg.MemoryLimitBytes, time.Second, log)
 	}
 	node, err := edge.Open(cfg, log)
 	if err != nil {
