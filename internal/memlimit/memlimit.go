@@ -15,11 +15,20 @@
 // resent reports and a p50 report-to-ack of 407 ms on that load; 2x: 27%,
 // none and 94 ms. 1,000 devices x 10 series stay at 140 MiB peak RSS
 // either way (their live heap is under half the 100 MiB floor).
+//
+// The limit then paces the collector by itself: Keep turns GOGC's
+// proportional trigger off (unless GOGC is set in the environment), so a
+// node whose live heap is 20 MB collects when its memory reaches the floor,
+// not every 20 MB allocated. On the QoS 1 ingest benchmark that is 10-14%
+// more messages per second (17.3 instead of 20.1 µs of node CPU per
+// message) for 135 instead of 62 MiB RSS; the 1,000-device scale run keeps
+// its 140 MiB.
 package memlimit
 
 import (
 	"context"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -32,11 +41,15 @@ func Limit(floor, live int64) int64 {
 	return max(floor, 2*live)
 }
 
-// Keep sets the soft memory limit to floor, then every interval adjusts it
-// to Limit(floor, live heap) until ctx ends. Changes of more than a fifth
-// are logged.
+// Keep sets the soft memory limit to floor and, unless the GOGC environment
+// variable is set, turns the proportional trigger off; then every interval
+// it adjusts the limit to Limit(floor, live heap) until ctx ends. Changes of
+// more than a fifth are logged.
 func Keep(ctx context.Context, floor int64, interval time.Duration, log *slog.Logger) {
 	debug.SetMemoryLimit(floor)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(-1)
+	}
 	cur := floor
 	sample := []metrics.Sample{{Name: liveMetric}}
 	t := time.NewTicker(interval)

@@ -27,6 +27,7 @@ func TestLimit(t *testing.T) {
 // TestKeepRaises checks on the real runtime that a live heap past the floor
 // raises the limit, and that it comes back down once the heap is freed.
 func TestKeepRaises(t *testing.T) {
+	t.Setenv("GOGC", "100") // keep the test binary's collector as it is
 	old := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(old)
 	const floor = 16 << 20
@@ -63,5 +64,26 @@ func waitLimit(t *testing.T, ok func(int64) bool, what string) {
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestKeepPacesByLimit checks that Keep turns GOGC's trigger off when the
+// environment does not set it, and leaves it alone when it does.
+func TestKeepPacesByLimit(t *testing.T) {
+	oldLimit := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(oldLimit)
+	for _, tc := range []struct {
+		env  string
+		want int
+	}{{"", -1}, {"150", 150}} {
+		t.Setenv("GOGC", tc.env)
+		old := debug.SetGCPercent(150)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // Keep sets up, then returns at once
+		Keep(ctx, 64<<20, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		got := debug.SetGCPercent(old)
+		if got != tc.want {
+			t.Errorf("GOGC=%q: GC percent %d after Keep, want %d", tc.env, got, tc.want)
+		}
 	}
 }
