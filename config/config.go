@@ -67,9 +67,9 @@ type Config struct {
 	// near it instead of letting the heap double. When the live heap grows
 	// past half of it, the limit follows at twice the live heap
 	// (internal/memlimit), so a big site does not spend its CPU in the
-	// collector; the limit alone paces the collector (GOGC's proportional
-	// trigger is off unless GOGC is set). The GOMEMLIMIT environment
-	// variable, when set, wins.
+	// collector; below it GOGC is raised (100-400) so the heap may grow to
+	// half the limit between collections, unless GOGC is set. The
+	// GOMEMLIMIT environment variable, when set, wins.
 	MemoryLimitBytes int64 `yaml:"memory_limit_bytes"`
 	Log              Log   `yaml:"log"`
 

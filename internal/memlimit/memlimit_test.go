@@ -67,23 +67,58 @@ func waitLimit(t *testing.T, ok func(int64) bool, what string) {
 	}
 }
 
-// TestKeepPacesByLimit checks that Keep turns GOGC's trigger off when the
+func TestPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		limit, live int64
+		want        int
+	}{
+		{100 * mib, 10 * mib, 400},  // small heap: capped
+		{100 * mib, 20 * mib, 150},  // 20 -> 50 MiB before the next collection
+		{100 * mib, 25 * mib, 100},  // half the limit is twice the heap
+		{400 * mib, 200 * mib, 100}, // a big site: limit 2 x live
+		{100 * mib, 0, 400},
+	} {
+		if got := Percent(tc.limit, tc.live); got != tc.want {
+			t.Errorf("Percent(%d MiB, %d MiB) = %d, want %d", tc.limit/mib, tc.live/mib, got, tc.want)
+		}
+	}
+}
+
+// TestKeepTunesGOGC checks that Keep sets GOGC from the live heap when the
 // environment does not set it, and leaves it alone when it does.
-func TestKeepPacesByLimit(t *testing.T) {
+func TestKeepTunesGOGC(t *testing.T) {
 	oldLimit := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(oldLimit)
+	oldPct := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(oldPct)
+	const floor = 1 << 30 // the test binary's live heap is far under an eighth of it
 	for _, tc := range []struct {
 		env  string
 		want int
-	}{{"", -1}, {"150", 150}} {
+	}{{"", maxPercent}, {"150", 150}} {
 		t.Setenv("GOGC", tc.env)
-		old := debug.SetGCPercent(150)
+		debug.SetGCPercent(150)
 		ctx, cancel := context.WithCancel(context.Background())
-		cancel() // Keep sets up, then returns at once
-		Keep(ctx, 64<<20, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		got := debug.SetGCPercent(old)
-		if got != tc.want {
-			t.Errorf("GOGC=%q: GC percent %d after Keep, want %d", tc.env, got, tc.want)
+		done := make(chan struct{})
+		go func() {
+			Keep(ctx, floor, 5*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			close(done)
+		}()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			runtime.GC()
+			got := debug.SetGCPercent(150)
+			debug.SetGCPercent(got)
+			if got == tc.want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GOGC=%q: GC percent %d, want %d", tc.env, got, tc.want)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
+		cancel()
+		<-done
 	}
 }
