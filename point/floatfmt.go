@@ -5,28 +5,24 @@ import (
 	"strconv"
 )
 
-// pow10 holds the exact powers of ten the fast path divides by.
-var pow10 = [...]float64{1, 10, 100, 1e3, 1e4}
-
 // appendFloat appends strconv.AppendFloat(dst, f, 'g', -1, 64) for a
 // finite f. Sensor values are mostly decimals with a few places (21.25), and
 // the shortest-digits search of strconv costs most of a large query answer;
 // such a value is written from its integer form instead. It is the same
-// text: when float64(n)/10^d == f, the decimal n·10^-d (at most 14
-// significant digits here) is the only decimal of that length that maps to
-// f, so it is the shortest; 'g' writes it without an exponent while
-// 1e-4 <= |f| < 1e6. Everything else goes to strconv.
+// text: when n = round(f·10^4) and float64(n)/10^4 == f, the decimal
+// n·10^-4 maps to f, and it is the only decimal of at most 4 places that
+// does (below 10^6, two of them are at least 10^-4 apart, far more than
+// float64's spacing there). So every shorter decimal mapping to f is it
+// with trailing zeros dropped, and that is what strconv's shortest search
+// finds; 'g' writes it without an exponent while 1e-4 <= |f| < 1e6.
+// Everything else goes to strconv.
 func appendFloat(dst []byte, f float64) []byte {
 	a := math.Abs(f)
 	if a < 1e-4 || a >= 1e6 {
 		return strconv.AppendFloat(dst, f, 'g', -1, 64)
 	}
-	for d, p := range pow10 {
-		n := math.Round(f * p)
-		if n/p != f {
-			continue
-		}
-		return appendDecimal(dst, int64(n), d)
+	if n := math.Round(f * 1e4); n/1e4 == f {
+		return appendDecimal(dst, int64(n), 4)
 	}
 	return strconv.AppendFloat(dst, f, 'g', -1, 64)
 }
@@ -38,8 +34,23 @@ func appendDecimal(dst []byte, n int64, d int) []byte {
 		dst = append(dst, '-')
 		n = -n
 	}
-	var buf [24]byte
-	digits := strconv.AppendInt(buf[:0], n, 10)
+	var buf [20]byte
+	i := len(buf)
+	for n >= 100 {
+		q := n / 100
+		r := n - 100*q
+		i -= 2
+		buf[i], buf[i+1] = pairs[2*r], pairs[2*r+1]
+		n = q
+	}
+	if n >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = pairs[2*n], pairs[2*n+1]
+	} else {
+		i--
+		buf[i] = byte('0' + n)
+	}
+	digits := buf[i:]
 	for d > 0 && digits[len(digits)-1] == '0' {
 		digits = digits[:len(digits)-1]
 		d--
@@ -58,3 +69,15 @@ func appendDecimal(dst []byte, n int64, d int) []byte {
 	dst = append(dst, '.')
 	return append(dst, digits[len(digits)-d:]...)
 }
+
+// pairs holds "00" to "99": two digits per division by 100.
+const pairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
