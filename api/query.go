@@ -182,6 +182,9 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) error {
 	if s.Query == nil {
 		return unavailable("query store")
 	}
+	if rq, ok := s.Query.(rawQuerier); ok && q.Step == 0 {
+		return s.queryRaw(w, r, rq, q)
+	}
 	res, err := s.Query.Query(r.Context(), q)
 	if err != nil {
 		return err
@@ -196,10 +199,79 @@ func (s *server) query(w http.ResponseWriter, r *http.Request) error {
 	return bw.Flush()
 }
 
+// rawQuerier answers raw queries a span at a time (store.DB).
+type rawQuerier interface {
+	QueryRaw(q store.Query) (*store.RawStream, error)
+}
+
+// queryRaw writes a raw answer as the store reads it, a few hours of points
+// at a time from one reused buffer, instead of materialising the whole page
+// first. A failure after the first byte can no longer be an error status:
+// the connection is cut, so the client sees a broken answer, not a short
+// one.
+func (s *server) queryRaw(w http.ResponseWriter, r *http.Request, rq rawQuerier, q store.Query) error {
+	st, err := rq.QueryRaw(q)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 32<<10)
+	b := appendHead(make([]byte, 0, 32<<10), q, st.Kind, "raw")
+	pw := pointWriter{bw: bw, b: b}
+	next, err := st.Each(r.Context(), func(pts []store.Sample) error {
+		pw.write(pts)
+		return nil
+	})
+	if err != nil {
+		s.Logger.Warn("raw query failed while answering; connection cut", "device", q.Device, "metric", q.Metric, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	link := ""
+	if next != 0 {
+		link = nextURL(r.URL, "from", strconv.FormatInt(next, 10))
+	}
+	bw.Write(appendTail(pw.b, link))
+	return bw.Flush()
+}
+
+// pointWriter writes points as [timestamp, value] array elements.
+type pointWriter struct {
+	bw *bufio.Writer
+	b  []byte // pending bytes
+	n  int    // points written
+	ts tsFormat
+}
+
+func (pw *pointWriter) write(pts []store.Sample) {
+	b := pw.b
+	for _, smp := range pts {
+		if pw.n > 0 {
+			b = append(b, ',')
+		}
+		pw.n++
+		b = append(b, '[')
+		b = pw.ts.append(b, smp.T)
+		b = append(b, ',')
+		b = append(smp.V.AppendJSON(b), ']')
+		if len(b) > 16<<10 {
+			pw.bw.Write(b)
+			b = b[:0]
+		}
+	}
+	pw.b = b
+}
+
 // writeAnswer streams the query answer; points can number a million, so it
 // does not build them as []any.
 func writeAnswer(bw *bufio.Writer, q store.Query, res store.Result, next string) {
-	b := make([]byte, 0, 256)
+	pw := pointWriter{bw: bw, b: appendHead(make([]byte, 0, 256), q, res.Kind, res.Source)}
+	pw.write(res.Samples)
+	bw.Write(appendTail(pw.b, next))
+}
+
+// appendHead appends the answer's fields before its points, up to the
+// opening bracket of the points array.
+func appendHead(b []byte, q store.Query, kind point.Kind, source string) []byte {
 	b = append(b, `{"device":`...)
 	b = appendJSON(b, q.Device)
 	b = append(b, `,"metric":`...)
@@ -211,35 +283,25 @@ func writeAnswer(bw *bufio.Writer, q store.Query, res store.Result, next string)
 	}
 	b = appendJSON(b, tags)
 	b = append(b, `,"kind":`...)
-	if res.Kind == 0 {
+	if kind == 0 {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSON(b, res.Kind.String())
+		b = appendJSON(b, kind.String())
 	}
 	b = append(b, `,"source":`...)
-	b = appendJSON(b, res.Source)
-	b = append(b, `,"points":[`...)
-	var ts tsFormat
-	for i, smp := range res.Samples {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		b = ts.append(b, smp.T)
-		b = append(b, ',')
-		b = append(smp.V.AppendJSON(b), ']')
-		if len(b) > 16<<10 {
-			bw.Write(b)
-			b = b[:0]
-		}
-	}
+	b = appendJSON(b, source)
+	return append(b, `,"points":[`...)
+}
+
+// appendTail closes the points array and the answer.
+func appendTail(b []byte, next string) []byte {
 	b = append(b, `],"next":`...)
 	if next == "" {
 		b = append(b, "null"...)
 	} else {
 		b = appendJSON(b, next)
 	}
-	bw.Write(append(b, "}\n"...))
+	return append(b, "}\n"...)
 }
 
 // tsFormat writes millisecond timestamps in decimal faster than strconv

@@ -108,6 +108,11 @@ func (db *DB) rawChunks(ctx context.Context, s *series, from, to int64, fn func(
 // rawRange returns the points of s in [from, to), time-ordered, with the
 // last written value for each timestamp. Callers hold db.mu (read).
 func (db *DB) rawRange(ctx context.Context, s *series, from, to int64) ([]Sample, error) {
+	return db.rawRangeInto(ctx, s, from, to, nil)
+}
+
+// rawRangeInto is rawRange appending to dst[:0] when it has the room.
+func (db *DB) rawRangeInto(ctx context.Context, s *series, from, to int64, dst []Sample) ([]Sample, error) {
 	it, err := db.pdb.NewIterWithContext(ctx, &pebble.IterOptions{
 		LowerBound: blockKey(s.id, floorTo(from, blockWindow), 0),
 		UpperBound: blockKey(s.id, floorTo(to-1, blockWindow)+blockWindow, 0),
@@ -120,7 +125,10 @@ func (db *DB) rawRange(ctx context.Context, s *series, from, to int64) ([]Sample
 	if err != nil {
 		return nil, fmt.Errorf("series %d: %w", s.id, err)
 	}
-	out := make([]Sample, 0, n+s.head.len())
+	out := dst[:0]
+	if cap(out) < n+s.head.len() {
+		out = make([]Sample, 0, n+s.head.len())
+	}
 	var ts []int64
 	var vals []point.Value
 	for ok := it.First(); ok; ok = it.Next() {

@@ -105,6 +105,9 @@ func checkModel(t *testing.T, rng *rand.Rand, db *DB, m model, kinds []point.Kin
 		sameSamples(t, fmt.Sprintf("round %d raw %s", round, metric), got.Samples, m.raw(key, t0, end))
 		paged := pageAll(t, db, Query{Device: "dev", Metric: metric, From: t0, To: end, Limit: 1 + rng.IntN(700)})
 		sameSamples(t, fmt.Sprintf("round %d paged %s", round, metric), paged, m.raw(key, t0, end))
+		limit := 1 + rng.IntN(700)
+		streamed := streamAll(t, db, Query{Device: "dev", Metric: metric, From: t0, To: end, Limit: limit})
+		sameSamples(t, fmt.Sprintf("round %d streamed %s limit %d", round, metric, limit), streamed, m.raw(key, t0, end))
 		for k := 0; k < 4; k++ {
 			step := []int64{7_000, Tier1m, 5 * Tier1m, Tier1h, 2 * Tier1h}[rng.IntN(5)]
 			from := t0 + rng.Int64N(2*Tier1h)
@@ -274,6 +277,40 @@ func TestRollupSource(t *testing.T) {
 func with(q Query, step, shift int64) Query {
 	q.Step, q.From = step, q.From+shift
 	return q
+}
+
+// streamAll reads every page of q with QueryRaw, checking each against the
+// same page from Query (points and Next).
+func streamAll(t *testing.T, db *DB, q Query) []Sample {
+	t.Helper()
+	var all []Sample
+	for pages := 0; ; pages++ {
+		if pages > 100_000 {
+			t.Fatal("paging does not end")
+		}
+		st, err := db.QueryRaw(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page []Sample
+		next, err := st.Each(context.Background(), func(pts []Sample) error {
+			page = append(page, pts...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := query(t, db, q)
+		sameSamples(t, fmt.Sprintf("stream page from %d", q.From), page, want.Samples)
+		if next != want.Next || st.Kind != want.Kind && len(page) > 0 {
+			t.Fatalf("stream page from %d: next %d kind %s, Query: next %d kind %s", q.From, next, st.Kind, want.Next, want.Kind)
+		}
+		all = append(all, page...)
+		if next == 0 {
+			return all
+		}
+		q.From = next
+	}
 }
 
 // pageAll follows Result.Next until the last page.
