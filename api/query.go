@@ -239,7 +239,7 @@ type pointWriter struct {
 	bw *bufio.Writer
 	b  []byte // pending bytes
 	n  int    // points written
-	ts tsFormat
+	ts point.TimeAppender
 }
 
 func (pw *pointWriter) write(pts []store.Sample) {
@@ -250,7 +250,7 @@ func (pw *pointWriter) write(pts []store.Sample) {
 		}
 		pw.n++
 		b = append(b, '[')
-		b = pw.ts.append(b, smp.T)
+		b = pw.ts.Append(b, smp.T)
 		b = append(b, ',')
 		b = append(smp.V.AppendJSON(b), ']')
 		if len(b) > 16<<10 {
@@ -303,44 +303,6 @@ func appendTail(b []byte, next string) []byte {
 	}
 	return append(b, "}\n"...)
 }
-
-// tsFormat writes millisecond timestamps in decimal faster than strconv
-// for a run of close ones: the digits above the last six are kept from the
-// previous timestamp while they do not change (1,000 s at 1 Hz), and the
-// last six are written from a table of digit pairs. A one-day raw answer
-// spent a fifth of its server time in strconv.AppendInt.
-type tsFormat struct {
-	hi     int64 // t / 1e6 of the cached digits
-	digits []byte
-}
-
-const lowDigits = 1000000
-
-func (f *tsFormat) append(b []byte, t int64) []byte {
-	if t < lowDigits {
-		return strconv.AppendInt(b, t, 10)
-	}
-	hi, lo := t/lowDigits, t%lowDigits
-	if f.digits == nil || hi != f.hi {
-		f.hi, f.digits = hi, strconv.AppendInt(f.digits[:0], hi, 10)
-	}
-	b = append(b, f.digits...)
-	for _, d := range [3]int64{lo / 10000, lo / 100 % 100, lo % 100} {
-		b = append(b, digitPairs[2*d], digitPairs[2*d+1])
-	}
-	return b
-}
-
-const digitPairs = "00010203040506070809" +
-	"10111213141516171819" +
-	"20212223242526272829" +
-	"30313233343536373839" +
-	"40414243444546474849" +
-	"50515253545556575859" +
-	"60616263646566676869" +
-	"70717273747576777879" +
-	"80818283848586878889" +
-	"90919293949596979899"
 
 func appendJSON(b []byte, v any) []byte {
 	j, _ := json.Marshal(v) // strings and string maps always marshal

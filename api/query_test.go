@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -151,30 +150,4 @@ func FuzzQueryParams(f *testing.F) {
 			t.Fatalf("series of %q: %v", raw, err)
 		}
 	})
-}
-
-// TestTimestampFormat checks the fast timestamp writer against strconv,
-// across the cache's boundaries and for values it leaves to strconv.
-func TestTimestampFormat(t *testing.T) {
-	var f tsFormat
-	var b []byte
-	vals := []int64{0, 7, 999999, 1000000, 1000001, -1, -1764460800000, 1764460800000, 1764460800999,
-		1764461799999, 1764461800000, 1764461800001, 9223372036854775807, -9223372036854775808, 1000000000000000}
-	for t0 := int64(1764460799000); t0 < 1764460799000+3_000_000; t0 += 997 {
-		vals = append(vals, t0)
-	}
-	for _, v := range vals {
-		b = f.append(b[:0], v)
-		if want := strconv.FormatInt(v, 10); string(b) != want {
-			t.Fatalf("append(%d) = %s, want %s", v, b, want)
-		}
-	}
-}
-
-func BenchmarkTimestampFormat(b *testing.B) {
-	var f tsFormat
-	buf := make([]byte, 0, 32)
-	for i := range b.N {
-		buf = f.append(buf[:0], 1764460800000+int64(i%86400)*1000)
-	}
 }

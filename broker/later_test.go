@@ -54,12 +54,7 @@ func TestPipelinedAcks(t *testing.T) {
 // the refusal is counted.
 func TestPipelinedFailure(t *testing.T) {
 	rec := newRecorder()
-	rec.wait = func(m Message) error {
-		if string(m.Payload) == "bad" {
-			return errors.New("disk gone")
-		}
-		return nil
-	}
+	rec.wait = failOn("bad")
 	b, addr := startBroker(t, testConfig(), rec)
 	r := rawConnect(t, addr, 4, "pipe")
 	r.write(append(encode(t, publishPacket(1, 1, "ok")), encode(t, publishPacket(1, 2, "bad"))...))
@@ -85,12 +80,7 @@ func TestPipelinedFailure(t *testing.T) {
 // counted and the connection carries on.
 func TestPipelinedFailureQoS0(t *testing.T) {
 	rec := newRecorder()
-	rec.wait = func(m Message) error {
-		if string(m.Payload) == "bad" {
-			return errors.New("disk gone")
-		}
-		return nil
-	}
+	rec.wait = failOn("bad")
 	b, addr := startBroker(t, testConfig(), rec)
 	r := rawConnect(t, addr, 4, "pipe")
 	r.write(append(encode(t, publishPacket(0, 0, "bad")), encode(t, publishPacket(1, 5, "ok"))...))
@@ -116,4 +106,14 @@ func TestPipelinedWaitOnClose(t *testing.T) {
 	disc := encode(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
 	r.write(append(encode(t, publishPacket(1, 1, "last")), disc...))
 	waitFor(t, func() bool { return len(rec.messages()) == 1 })
+}
+
+// failOn is a recorder wait that fails the publishes with that payload.
+func failOn(payload string) func(Message) error {
+	return func(m Message) error {
+		if string(m.Payload) == payload {
+			return errors.New("disk gone")
+		}
+		return nil
+	}
 }

@@ -71,3 +71,29 @@ func BenchmarkAppendFloat(b *testing.B) {
 		}
 	})
 }
+
+// TestTimeAppender checks the timestamp writer against strconv, across the
+// cache's boundaries and for values it leaves to strconv.
+func TestTimeAppender(t *testing.T) {
+	var f TimeAppender
+	var b []byte
+	vals := []int64{0, 7, 999999, 1000000, 1000001, -1, -1764460800000, 1764460800000, 1764460800999,
+		1764461799999, 1764461800000, 1764461800001, math.MaxInt64, math.MinInt64, 1000000000000000}
+	for t0 := int64(1764460799000); t0 < 1764460799000+3_000_000; t0 += 997 {
+		vals = append(vals, t0)
+	}
+	for _, v := range vals {
+		b = f.Append(b[:0], v)
+		if want := strconv.FormatInt(v, 10); string(b) != want {
+			t.Fatalf("Append(%d) = %s, want %s", v, b, want)
+		}
+	}
+}
+
+func BenchmarkTimeAppender(b *testing.B) {
+	var f TimeAppender
+	buf := make([]byte, 0, 32)
+	for i := range b.N {
+		buf = f.Append(buf[:0], 1764460800000+int64(i%86400)*1000)
+	}
+}
