@@ -168,10 +168,19 @@ func alertMatches(a alerts.Alert, get func(string) string) bool {
 		(get("rule") == "" || a.Rule == get("rule"))
 }
 
+// onlyParams refuses, as a bad request, a parameter not in allowed or
+// given twice.
 func onlyParams(q map[string][]string, allowed ...string) error {
+	if err := checkParams(q, allowed...); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	return nil
+}
+
+func checkParams(q map[string][]string, allowed ...string) error {
 	for k, vs := range q {
 		if !slices.Contains(allowed, k) || len(vs) > 1 {
-			return fmt.Errorf("%w: unknown or repeated parameter %q (want %s)", ErrBadRequest, k, strings.Join(allowed, ", "))
+			return fmt.Errorf("unknown or repeated parameter %q (want %s)", k, strings.Join(allowed, ", "))
 		}
 	}
 	return nil

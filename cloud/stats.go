@@ -66,10 +66,8 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 }
 
 func parseStats(v url.Values, now time.Time) (statsQuery, error) {
-	for k, vs := range v {
-		if !slices.Contains([]string{"metric", "from", "to", "step", "agg", "edge", "device", "type"}, k) || len(vs) > 1 {
-			return statsQuery{}, fmt.Errorf("unknown or repeated parameter %q", k)
-		}
+	if err := checkParams(v, "metric", "from", "to", "step", "agg", "edge", "device", "type"); err != nil {
+		return statsQuery{}, err
 	}
 	q := statsQuery{metric: v.Get("metric"), edge: v.Get("edge"), device: v.Get("device"), typ: v.Get("type"), aggs: statsAggs}
 	if err := point.ValidName(q.metric); err != nil {
