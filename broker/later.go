@@ -27,6 +27,10 @@ import (
 // OnPublish returns, so subscribers may see a message before it is durable,
 // as with any broker that stores nothing.
 
+// Writes to the client from other goroutines (deliveries of its
+// subscriptions) are held meanwhile too, up to maxHeldUnsettled bytes; past
+// that the connection is closed rather than memory grown without bound.
+
 // maxLater bounds the publishes of one connection waiting for durability;
 // the goroutine waits for them when it reaches it, even with input left.
 const maxLater = 64

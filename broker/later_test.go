@@ -117,3 +117,31 @@ func failOn(payload string) func(Message) error {
 		return nil
 	}
 }
+
+// TestPipelinedHeldBound checks that deliveries to a client cannot pile up
+// without bound while its own publish waits for the disk: past
+// maxHeldUnsettled the connection ends.
+func TestPipelinedHeldBound(t *testing.T) {
+	rec := newRecorder()
+	release := make(chan struct{})
+	rec.wait = func(Message) error { <-release; return nil }
+	defer close(release)
+	b, addr := startBroker(t, testConfig(), rec)
+	r := rawConnect(t, addr, 4, "pipe")
+	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, ProtocolVersion: 4,
+		PacketID: 1, Filters: packets.Subscriptions{{Filter: "fire", Qos: 0}}})
+	if ack := r.read(4); ack.FixedHeader.Type != packets.Suback {
+		t.Fatalf("got type %d, want SUBACK", ack.FixedHeader.Type)
+	}
+	r.send(publishPacket(1, 2, "hold")) // its wait blocks until release
+	waitMsg(t, rec.seen)
+	payload := bytes.Repeat([]byte("x"), 64<<10)
+	for i := 0; i < 2*maxHeldUnsettled/len(payload); i++ {
+		if err := b.Publish("fire", payload, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !r.closed(5 * time.Second) {
+		t.Fatal("connection still open with more than maxHeldUnsettled held")
+	}
+}

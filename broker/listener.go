@@ -222,6 +222,13 @@ type guardedConn struct {
 // maxHeldWrites bounds the bytes held before they are flushed anyway.
 const maxHeldWrites = 64 << 10
 
+// maxHeldUnsettled bounds the bytes held while publishes of the client are
+// not known durable (they cannot be flushed then); past it the connection
+// fails with errHeldUnsettled.
+const maxHeldUnsettled = 4 << 20
+
+var errHeldUnsettled = errors.New("broker: more than 4 MiB for the client held while its publishes wait for the disk")
+
 func (c *guardedConn) Read(p []byte) (int, error) {
 	if len(c.prefix) > 0 {
 		n := copy(p, c.prefix)
@@ -266,6 +273,16 @@ func (c *guardedConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		return n, nil
+	}
+	if !c.settled() && len(c.wbuf)+len(p) > maxHeldUnsettled {
+		// Deliveries to this client pile up while its own publishes wait
+		// for the disk: end the connection rather than grow without bound
+		// (mochi's write loop only logs a failed write; the closed socket
+		// and the failed read that follows end the client).
+		c.werr, c.wbuf = errHeldUnsettled, nil
+		c.g.log.Warn("mqtt connection closed", "remote", c.RemoteAddr().String(), "error", c.werr)
+		_ = c.Conn.Close()
+		return 0, c.werr
 	}
 	c.wbuf = append(c.wbuf, p...)
 	if len(c.wbuf) >= maxHeldWrites {
