@@ -402,17 +402,13 @@ func (o *Outbox) split(pb *pending) []*pending {
 		return []*pending{pb}
 	}
 	var out []*pending
+	records := pb.records
 	for i := 0; i < len(pb.readings); i += max {
-		rs := pb.readings[i:min(i+max, len(pb.readings))]
-		piece := &pending{readings: rs, minWAL: pb.minWAL}
-		for j := range rs {
-			if piece.oldest == 0 || rs[j].Time < piece.oldest {
-				piece.oldest = rs[j].Time
-			}
-		}
+		piece := &pending{minWAL: pb.minWAL}
+		piece.add(pb.readings[i:min(i+max, len(pb.readings))], records)
+		records = nil
 		out = append(out, piece)
 	}
-	out[0].records = pb.records
 	return out
 }
 
