@@ -212,18 +212,15 @@ func (c client) records(ctx context.Context, kind string, fn func(batch.Change) 
 			q.Set("after", after)
 		}
 		var page struct {
-			Items []struct {
-				Key      string          `json:"key"`
-				Value    json.RawMessage `json:"value"`
-				ValueB64 []byte          `json:"value_b64"`
-			} `json:"items"`
-			Next *string `json:"next"`
+			Items []batch.Change `json:"items"` // key, value, value_b64 (no op: every key is live)
+			Next  *string        `json:"next"`
 		}
 		if err := c.get(ctx, "/api/v1/edges/"+url.PathEscape(c.o.Edge)+"/state", q, &page); err != nil {
 			return n, err
 		}
-		for _, it := range page.Items {
-			if err := fn(batch.Change{Op: batch.OpPut, Key: it.Key, Value: it.Value, ValueB64: it.ValueB64}); err != nil {
+		for _, c := range page.Items {
+			c.Op = batch.OpPut
+			if err := fn(c); err != nil {
 				return n, err
 			}
 			n++
