@@ -58,12 +58,12 @@ func Completed(res AppendResult, err error) Pending {
 // goroutine are committed in the order it queued them. The caller must not
 // change readings until Wait returns.
 func (db *DB) AppendAsync(readings []point.Reading) Pending {
-	r := &appendReq{rs: readings, done: make(chan struct{})}
 	db.qmu.Lock()
 	if db.qclosed {
 		db.qmu.Unlock()
 		return Completed(AppendResult{}, ErrClosed)
 	}
+	r := &appendReq{rs: readings, done: make(chan struct{})}
 	db.queue = append(db.queue, r)
 	db.qcond.Signal()
 	db.qmu.Unlock()
