@@ -29,7 +29,9 @@
 // is sent and a QoS 1/2 publish ends the connection as above (MQTT 5
 // included: its success code was already written); a QoS 0 one is counted.
 // An accepted message is routed and retained when HandlePublish returns,
-// possibly before it is durable.
+// possibly before it is durable. Deliveries to a client whose own publishes
+// wait for durability are held too, up to 4 MiB; past that its connection
+// is closed (logged) rather than the memory grown.
 //
 // One client's publishes reach the Handler in order; at most 64 wait at a
 // time, so a slow Handler slows that client down (back-pressure through
