@@ -47,6 +47,20 @@ func benchDecode(b *testing.B, kind point.Kind, ts []int64, vals []point.Value) 
 	report(b, len(blk))
 }
 
+// benchDecodeBits is benchDecode through DecodeBits.
+func benchDecodeBits(b *testing.B, kind point.Kind, ts []int64, vals []point.Value) {
+	blk := mustEncode(b, kind, ts, vals)
+	var dts []int64
+	var bits []uint64
+	for b.Loop() {
+		var err error
+		if _, dts, bits, err = DecodeBits(blk, dts[:0], bits[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, len(blk))
+}
+
 func report(b *testing.B, size int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchPoints, "ns/point")
 	b.ReportMetric(float64(size)/benchPoints, "bytes/point")
@@ -64,6 +78,12 @@ func BenchmarkDecodeFloat(b *testing.B) {
 	benchDecode(b, point.KindFloat, ts, vals)
 }
 
+// BenchmarkDecodeBitsFloat is BenchmarkDecodeFloat into pointer-free columns.
+func BenchmarkDecodeBitsFloat(b *testing.B) {
+	ts, vals := benchBlock(point.KindFloat)
+	benchDecodeBits(b, point.KindFloat, ts, vals)
+}
+
 // BenchmarkDecodeFloatXOR decodes floats that have no short decimal form.
 func BenchmarkDecodeFloatXOR(b *testing.B) {
 	r := rand.New(rand.NewPCG(13, 14))
@@ -79,9 +99,19 @@ func BenchmarkDecodeInt(b *testing.B) {
 	benchDecode(b, point.KindInt, ts, vals)
 }
 
+func BenchmarkDecodeBitsInt(b *testing.B) {
+	ts, vals := benchBlock(point.KindInt)
+	benchDecodeBits(b, point.KindInt, ts, vals)
+}
+
 func BenchmarkDecodeBool(b *testing.B) {
 	ts, vals := benchBlock(point.KindBool)
 	benchDecode(b, point.KindBool, ts, vals)
+}
+
+func BenchmarkDecodeBitsBool(b *testing.B) {
+	ts, vals := benchBlock(point.KindBool)
+	benchDecodeBits(b, point.KindBool, ts, vals)
 }
 
 func BenchmarkDecodeString(b *testing.B) {

@@ -37,7 +37,8 @@ var (
 	ErrLength = errors.New("chunk: timestamps and values differ in length")
 	// ErrOrder: Encode got timestamps that do not strictly increase.
 	ErrOrder = errors.New("chunk: timestamps not strictly increasing")
-	// ErrKind: Encode got an invalid kind or a value of another kind.
+	// ErrKind: Encode got an invalid kind or a value of another kind, or
+	// DecodeBits a string block.
 	ErrKind = errors.New("chunk: wrong value kind")
 )
 
@@ -154,24 +155,21 @@ func Decode(b []byte, ts []int64, vals []point.Value) (point.Kind, []int64, []po
 	if err != nil {
 		return 0, ts, vals, err
 	}
-	b = b[h.n:]
-	if len(b) < 2 || b[0] != encTimeDoD {
-		return 0, ts, vals, corrupt("header: bad encodings")
+	ts0 := len(ts)
+	valEnc, valCol, ts, err := decodeTimesOf(b[h.n:], h, ts)
+	if err != nil {
+		return 0, ts, vals, err
 	}
-	valEnc := b[1]
-	tsLen, n := binary.Uvarint(b[2:])
-	if n <= 0 || tsLen > uint64(len(b)-2-n) {
-		return 0, ts, vals, corrupt("header: bad timestamp column length")
-	}
-	tsCol, valCol := b[2+n:2+n+int(tsLen)], b[2+n+int(tsLen):]
-	// Every timestamp after the first costs at least one bit.
-	if uint64(h.count-1) > 8*tsLen {
-		return 0, ts, vals, corrupt("header: %d points in %d bytes", h.count, tsLen)
-	}
-	ts0, vals0 := len(ts), len(vals)
-	ts, err = decodeTimes(tsCol, h.count, h.minT, h.maxT, slices.Grow(ts, h.count))
-	if err == nil {
-		vals, err = decodeValues(h.kind, valEnc, valCol, h.count, slices.Grow(vals, h.count))
+	vals0 := len(vals)
+	vals = slices.Grow(vals, h.count)
+	if h.kind == point.KindString && valEnc == encStringDict {
+		vals, err = decodeStrings(valCol, h.count, vals)
+	} else {
+		err = decodeBits(h.kind, valEnc, valCol, h.count, func(bs []uint64) {
+			for _, u := range bs {
+				vals = append(vals, point.FromBits(h.kind, u))
+			}
+		})
 	}
 	if err != nil {
 		return 0, ts[:ts0], vals[:vals0], err
@@ -179,23 +177,73 @@ func Decode(b []byte, ts []int64, vals []point.Value) (point.Kind, []int64, []po
 	return h.kind, ts, vals, nil
 }
 
-func decodeValues(kind point.Kind, enc byte, col []byte, count int, vals []point.Value) ([]point.Value, error) {
+// DecodeBits is Decode for blocks of numbers and bools: it appends the
+// values' bits (point.Value.FloatBits; point.FromBits(kind, bits) gives the
+// value back) to bits, columns without pointers for the garbage collector
+// to scan. A string block is an error wrapping ErrKind. On error it returns
+// ts and bits as they were given.
+func DecodeBits(b []byte, ts []int64, bits []uint64) (point.Kind, []int64, []uint64, error) {
+	h, err := parseHeader(b)
+	if err != nil {
+		return 0, ts, bits, err
+	}
+	if h.kind == point.KindString {
+		return 0, ts, bits, fmt.Errorf("decode bits of a string block: %w", ErrKind)
+	}
+	ts0 := len(ts)
+	valEnc, valCol, ts, err := decodeTimesOf(b[h.n:], h, ts)
+	if err != nil {
+		return 0, ts, bits, err
+	}
+	bits0 := len(bits)
+	bits = slices.Grow(bits, h.count)
+	err = decodeBits(h.kind, valEnc, valCol, h.count, func(bs []uint64) {
+		bits = append(bits, bs...)
+	})
+	if err != nil {
+		return 0, ts[:ts0], bits[:bits0], err
+	}
+	return h.kind, ts, bits, nil
+}
+
+// decodeTimesOf reads the encodings after header h and the timestamp
+// column from b, the rest of the block, and appends the timestamps to ts.
+// It returns the value encoding and column. On error it returns ts as it
+// was given.
+func decodeTimesOf(b []byte, h header, ts []int64) (valEnc byte, valCol []byte, _ []int64, err error) {
+	if len(b) < 2 || b[0] != encTimeDoD {
+		return 0, nil, ts, corrupt("header: bad encodings")
+	}
+	valEnc = b[1]
+	tsLen, n := binary.Uvarint(b[2:])
+	if n <= 0 || tsLen > uint64(len(b)-2-n) {
+		return 0, nil, ts, corrupt("header: bad timestamp column length")
+	}
+	tsCol, valCol := b[2+n:2+n+int(tsLen)], b[2+n+int(tsLen):]
+	// Every timestamp after the first costs at least one bit.
+	if uint64(h.count-1) > 8*tsLen {
+		return 0, nil, ts, corrupt("header: %d points in %d bytes", h.count, tsLen)
+	}
+	ts0 := len(ts)
+	if ts, err = decodeTimes(tsCol, h.count, h.minT, h.maxT, slices.Grow(ts, h.count)); err != nil {
+		return 0, nil, ts[:ts0], err
+	}
+	return valEnc, valCol, ts, nil
+}
+
+// decodeBits decodes a column of numbers or bools, handing their bits to
+// emit at most frameLen at a time. emit must neither keep nor change the
+// slice.
+func decodeBits(kind point.Kind, enc byte, col []byte, count int, emit func([]uint64)) error {
 	switch {
 	case kind == point.KindFloat && enc == encFloatXOR:
-		return decodeXOR(col, count, vals)
+		return decodeXOR(col, count, emit)
 	case kind == point.KindFloat && enc == encFloatDec:
-		return decodeDecimal(col, count, vals)
+		return decodeDecimal(col, count, emit)
 	case kind == point.KindInt && enc == encIntPacked:
-		err := decodeInts(col, count, func(ns []int64) {
-			for _, n := range ns {
-				vals = append(vals, point.Int(n))
-			}
-		})
-		return vals, err
+		return decodeInts(col, count, emit)
 	case kind == point.KindBool && (enc == encBoolBitmap || enc == encBoolConst):
-		return decodeBools(col, enc, count, vals)
-	case kind == point.KindString && enc == encStringDict:
-		return decodeStrings(col, count, vals)
+		return decodeBools(col, enc, count, emit)
 	}
-	return vals, corrupt("header: encoding %d for %s values", enc, kind)
+	return corrupt("header: encoding %d for %s values", enc, kind)
 }

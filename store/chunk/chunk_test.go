@@ -101,6 +101,7 @@ func roundTrip(t *testing.T, kind point.Kind, ts []int64, vals []point.Value) []
 			t.Fatalf("sample %d: got (%d, %v), want (%d, %v)", i, gotT[i+1], gotV[i+1], ts[i], vals[i])
 		}
 	}
+	checkBits(t, b)
 	return b
 }
 

@@ -95,6 +95,7 @@ func TestDecodeCorrupt(t *testing.T) {
 			if k != 0 || len(ts) != 1 || len(vals) != 1 {
 				t.Fatalf("Decode returned kind %v, %d ts, %d vals on error", k, len(ts), len(vals))
 			}
+			checkBits(t, tc.b)
 		})
 	}
 }
@@ -118,6 +119,7 @@ func TestDecodeBitFlips(t *testing.T) {
 // checkStable decodes b and, if that works, checks encode+decode gives the
 // same samples back.
 func checkStable(t testing.TB, b []byte) {
+	checkBits(t, b)
 	kind, ts, vals, err := Decode(b, nil, nil)
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) {
@@ -136,6 +138,37 @@ func checkStable(t testing.TB, b []byte) {
 	for i := range ts {
 		if ts2[i] != ts[i] || !vals2[i].Equal(vals[i]) {
 			t.Fatalf("sample %d changed: (%d, %v) -> (%d, %v)", i, ts[i], vals[i], ts2[i], vals2[i])
+		}
+	}
+}
+
+// checkBits checks that DecodeBits agrees with Decode on b: the same
+// samples appended after what was given, or the same error with what was
+// given returned untouched. A block that Header accepts as a string block
+// is ErrKind instead.
+func checkBits(t testing.TB, b []byte) {
+	t.Helper()
+	kind, ts, vals, err := Decode(b, []int64{-1}, floats(-1))
+	bkind, bts, bits, berr := DecodeBits(b, []int64{-2}, []uint64{2})
+	if hk, _, _, _, herr := Header(b); herr == nil && hk == point.KindString {
+		if !errors.Is(berr, ErrKind) || bkind != 0 || len(bts) != 1 || len(bits) != 1 {
+			t.Fatalf("DecodeBits of a string block = %v, %d ts, %d bits, %v; want ErrKind", bkind, len(bts), len(bits), berr)
+		}
+		return
+	}
+	if (err == nil) != (berr == nil) || err != nil && err.Error() != berr.Error() {
+		t.Fatalf("DecodeBits error %v, Decode error %v", berr, err)
+	}
+	if bkind != kind || len(bts) != len(ts) || len(bits) != len(vals) {
+		t.Fatalf("DecodeBits: kind %v, %d ts, %d bits; Decode: kind %v, %d ts, %d vals", bkind, len(bts), len(bits), kind, len(ts), len(vals))
+	}
+	if bts[0] != -2 || bits[0] != 2 {
+		t.Fatalf("DecodeBits did not append: ts[0] %d, bits[0] %d", bts[0], bits[0])
+	}
+	for i := 1; i < len(ts); i++ {
+		if bts[i] != ts[i] || vals[i].Kind() != kind || bits[i] != vals[i].FloatBits() ||
+			!point.FromBits(bkind, bits[i]).Equal(vals[i]) {
+			t.Fatalf("sample %d: DecodeBits (%d, %#x), Decode (%d, %v)", i, bts[i], bits[i], ts[i], vals[i])
 		}
 	}
 }

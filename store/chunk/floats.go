@@ -68,17 +68,17 @@ func decimalScale(vals []point.Value) (int, []int64, bool) {
 	return e, ints, true
 }
 
-func decodeDecimal(col []byte, count int, vals []point.Value) ([]point.Value, error) {
+func decodeDecimal(col []byte, count int, emit func([]uint64)) error {
 	if len(col) < 1 || int(col[0]) >= len(pow10) {
-		return vals, corrupt("decimal: bad exponent")
+		return corrupt("decimal: bad exponent")
 	}
 	p := pow10[col[0]]
-	err := decodeInts(col[1:], count, func(ns []int64) {
-		for _, n := range ns {
-			vals = append(vals, point.Float(float64(n)/p))
+	return decodeInts(col[1:], count, func(ns []uint64) {
+		for i, n := range ns {
+			ns[i] = math.Float64bits(float64(int64(n)) / p)
 		}
+		emit(ns)
 	})
-	return vals, err
 }
 
 // appendXOR writes the Gorilla XOR stream: the first value's 64 bits, then
@@ -116,30 +116,38 @@ func appendXOR(dst []byte, vals []point.Value) []byte {
 	return w.finish()
 }
 
-func decodeXOR(col []byte, count int, vals []point.Value) ([]point.Value, error) {
+func decodeXOR(col []byte, count int, emit func([]uint64)) error {
 	r := bitReader{b: col}
 	prev, ok := r.readBits(64)
 	if !ok {
-		return vals, corrupt("xor: truncated")
+		return corrupt("xor: truncated")
 	}
-	vals = append(vals, point.Float(math.Float64frombits(prev)))
+	var out [frameLen]uint64
+	out[0] = prev
+	k := 1
 	lead, trail := uint(0xff), uint(0)
 	for i := 1; i < count; i++ {
 		bit, ok := r.readBit()
 		if !ok {
-			return vals, corrupt("xor: truncated")
+			return corrupt("xor: truncated")
 		}
 		if bit == 1 {
 			if lead, trail, ok = readXOR(&r, &prev, lead, trail); !ok {
-				return vals, corrupt("xor: bad value %d", i)
+				return corrupt("xor: bad value %d", i)
 			}
 		}
-		vals = append(vals, point.Float(math.Float64frombits(prev)))
+		if k == len(out) {
+			emit(out[:])
+			k = 0
+		}
+		out[k] = prev
+		k++
 	}
+	emit(out[:k])
 	if !r.done() {
-		return vals, corrupt("xor: trailing bytes")
+		return corrupt("xor: trailing bytes")
 	}
-	return vals, nil
+	return nil
 }
 
 // readXOR reads one non-zero XOR after its leading 1 bit and applies it to prev.

@@ -141,8 +141,9 @@ func appendInts(dst []byte, vs []int64) []byte {
 }
 
 // decodeInts reads an integer column of count values that fills col exactly,
-// handing them to emit a frame at a time.
-func decodeInts(col []byte, count int, emit func([]int64)) error {
+// handing them to emit, as two's complement bits, a frame at a time. emit
+// may overwrite the slice but not keep it.
+func decodeInts(col []byte, count int, emit func([]uint64)) error {
 	if len(col) < 1 || (col[0] != orderDelta && col[0] != orderDoD) {
 		return corrupt("ints: bad order")
 	}
@@ -153,9 +154,8 @@ func decodeInts(col []byte, count int, emit func([]int64)) error {
 	}
 	src := col[1+n:]
 	var raw [frameLen]uint64
-	var out [frameLen]int64
-	out[0] = v
-	emit(out[:1])
+	raw[0] = uint64(v)
+	emit(raw[:1])
 	var d int64
 	for left := count - 1; left > 0; {
 		k := min(left, frameLen)
@@ -170,16 +170,16 @@ func decodeInts(col []byte, count int, emit func([]int64)) error {
 		if order == orderDelta {
 			for i, r := range raw[:k] {
 				v += unzigzag(r)
-				out[i] = v
+				raw[i] = uint64(v)
 			}
 		} else {
 			for i, r := range raw[:k] {
 				d += unzigzag(r)
 				v += d
-				out[i] = v
+				raw[i] = uint64(v)
 			}
 		}
-		emit(out[:k])
+		emit(raw[:k])
 	}
 	if len(src) != 0 {
 		return corrupt("ints: trailing bytes")

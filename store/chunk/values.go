@@ -37,24 +37,31 @@ func appendBools(dst []byte, vals []point.Value) ([]byte, byte) {
 	return dst, encBoolBitmap
 }
 
-func decodeBools(col []byte, enc byte, count int, vals []point.Value) ([]point.Value, error) {
+func decodeBools(col []byte, enc byte, count int, emit func([]uint64)) error {
+	var out [frameLen]uint64
 	if enc == encBoolConst {
 		if len(col) != 1 || col[0] > 1 {
-			return vals, corrupt("bools: bad constant")
+			return corrupt("bools: bad constant")
 		}
-		v := point.Bool(col[0] == 1)
-		for range count {
-			vals = append(vals, v)
+		for i := range out {
+			out[i] = uint64(col[0])
 		}
-		return vals, nil
+		for left := count; left > 0; left -= len(out) {
+			emit(out[:min(left, len(out))])
+		}
+		return nil
 	}
 	if len(col) != (count+7)/8 {
-		return vals, corrupt("bools: bitmap of %d bytes for %d points", len(col), count)
+		return corrupt("bools: bitmap of %d bytes for %d points", len(col), count)
 	}
-	for i := range count {
-		vals = append(vals, point.Bool(col[i/8]>>(i%8)&1 == 1))
+	for i := 0; i < count; i += len(out) {
+		frame := out[:min(count-i, len(out))]
+		for j := range frame {
+			frame[j] = uint64(col[(i+j)/8] >> ((i + j) % 8) & 1)
+		}
+		emit(frame)
 	}
-	return vals, nil
+	return nil
 }
 
 // appendStrings writes the distinct strings in order of first appearance,
