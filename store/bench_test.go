@@ -88,6 +88,28 @@ func BenchmarkQueryRawDay(b *testing.B) {
 	}
 }
 
+// BenchmarkQueryRawDayBits reads the same day as BenchmarkQueryRawDay
+// through RawStream.EachBits, the path of the query API.
+func BenchmarkQueryRawDayBits(b *testing.B) {
+	db := openT(b, b.TempDir(), Options{})
+	loadDays(b, db, 1)
+	q := Query{Device: "dev0", Metric: "temp", From: t0, To: t0 + daySeconds*1000}
+	b.ReportAllocs()
+	for b.Loop() {
+		st, err := db.QueryRaw(q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		if _, err := st.EachBits(context.Background(), func(ts []int64, _ []uint64) error {
+			n += len(ts)
+			return nil
+		}); err != nil || n != daySeconds {
+			b.Fatalf("%d points, %v", n, err)
+		}
+	}
+}
+
 func BenchmarkQueryAvg1mDay(b *testing.B) {
 	db := openT(b, b.TempDir(), Options{})
 	loadDays(b, db, 1)

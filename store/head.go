@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -86,12 +87,30 @@ func (h *head) reset() {
 	h.pts, h.strs, h.sorted, h.minWAL = nil, nil, true, 0
 }
 
+// appendBits appends the times and value bits of the points of h with a
+// time in [from, to) to ts and bits, in arrival order. Not for string
+// series.
+func (h *head) appendBits(ts []int64, bits []uint64, from, to int64) ([]int64, []uint64) {
+	for _, p := range h.pts {
+		if p.t >= from && p.t < to {
+			ts, bits = append(ts, p.t), append(bits, p.bits)
+		}
+	}
+	return ts, bits
+}
+
+func (p headPoint) time() int64 { return p.t }
+func (s Sample) time() int64    { return s.T }
+
 // normalize sorts pts by time and keeps the last written of equal times.
+func normalize(pts []Sample) []Sample { return normalizeBy(pts, Sample.time) }
+
+// normalizeBy sorts pts by time and keeps the last written of equal times.
 // pts is in write order, so a stable sort keeps that order among equals.
-func normalize(pts []Sample) []Sample {
+func normalizeBy[P any](pts []P, time func(P) int64) []P {
 	sorted := true
 	for i := 1; i < len(pts); i++ {
-		if pts[i].T <= pts[i-1].T {
+		if time(pts[i]) <= time(pts[i-1]) {
 			sorted = false
 			break
 		}
@@ -99,23 +118,24 @@ func normalize(pts []Sample) []Sample {
 	if sorted {
 		return pts
 	}
-	slices.SortStableFunc(pts, func(a, b Sample) int {
-		switch {
-		case a.T < b.T:
-			return -1
-		case a.T > b.T:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(pts, func(a, b P) int { return cmp.Compare(time(a), time(b)) })
 	out := pts[:0]
 	for i, p := range pts {
-		if i+1 < len(pts) && pts[i+1].T == p.T {
+		if i+1 < len(pts) && time(pts[i+1]) == time(p) {
 			continue
 		}
 		out = append(out, p)
 	}
 	return out
+}
+
+func strictlyIncreasing(ts []int64) bool {
+	for i := 1; i < len(ts); i++ {
+		if ts[i] <= ts[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 // seal encodes the head of s into one block per window, written to b, and

@@ -13,8 +13,9 @@ var (
 	// ErrClosed is returned by every call made after Close.
 	ErrClosed = errors.New("store: closed")
 	// ErrBadQuery is returned for a query that cannot be answered as asked:
-	// From >= To, Step < 0, a bad Limit, or an aggregation that does not
-	// apply to the series kind.
+	// From >= To, Step < 0, a bad Limit, an aggregation that does not
+	// apply to the series kind, or value bits of a string series
+	// (RawStream.EachBits).
 	ErrBadQuery = errors.New("store: bad query")
 	// ErrKindConflict rejects a reading whose kind differs from its series'.
 	ErrKindConflict = errors.New("store: kind conflict")

@@ -113,10 +113,64 @@ func (db *DB) rawRange(ctx context.Context, s *series, from, to int64) ([]Sample
 
 // rawRangeInto is rawRange appending to dst[:0] when it has the room.
 func (db *DB) rawRangeInto(ctx context.Context, s *series, from, to int64, dst []Sample) ([]Sample, error) {
-	it, err := db.pdb.NewIterWithContext(ctx, &pebble.IterOptions{
-		LowerBound: blockKey(s.id, floorTo(from, blockWindow), 0),
-		UpperBound: blockKey(s.id, floorTo(to-1, blockWindow)+blockWindow, 0),
-	})
+	if s.kind == point.KindString {
+		return db.rawStringsInto(ctx, s, from, to, dst)
+	}
+	c := getCols()
+	defer putCols(c)
+	if err := db.rawColsInto(ctx, s, from, to, c); err != nil {
+		return nil, err
+	}
+	out := dst[:0]
+	if cap(out) < len(c.ts) {
+		out = make([]Sample, 0, len(c.ts))
+	}
+	for i, t := range c.ts {
+		out = append(out, Sample{T: t, V: point.FromBits(s.kind, c.bits[i])})
+	}
+	return out, nil
+}
+
+// rawColsInto sets c to the points of s in [from, to), s not a string
+// series, time-ordered, with the last written value for each timestamp.
+// Callers hold db.mu (read).
+func (db *DB) rawColsInto(ctx context.Context, s *series, from, to int64, c *rawCols) error {
+	it, err := db.pdb.NewIterWithContext(ctx, blockRange(s, from, to))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	c.ts, c.bits = c.ts[:0], c.bits[:0]
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, _, lo, hi, err := chunk.Header(it.Value())
+		if err != nil {
+			return fmt.Errorf("series %d: %w", s.id, err)
+		}
+		if hi < from || lo >= to {
+			continue
+		}
+		n := len(c.ts)
+		if _, c.ts, c.bits, err = chunk.DecodeBits(it.Value(), c.ts, c.bits); err != nil {
+			return fmt.Errorf("series %d: %w", s.id, err)
+		}
+		if lo < from || hi >= to {
+			c.keep(n, from, to)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	c.ts, c.bits = s.head.appendBits(c.ts, c.bits, from, to)
+	c.normalize()
+	return nil
+}
+
+// rawStringsInto is rawRangeInto for a string series.
+func (db *DB) rawStringsInto(ctx context.Context, s *series, from, to int64, dst []Sample) ([]Sample, error) {
+	it, err := db.pdb.NewIterWithContext(ctx, blockRange(s, from, to))
 	if err != nil {
 		return nil, err
 	}
@@ -154,13 +208,19 @@ func (db *DB) rawRangeInto(ctx context.Context, s *series, from, to int64, dst [
 	return normalize(out), nil
 }
 
+// blockRange bounds an iterator to the blocks of s that may hold points of
+// [from, to).
+func blockRange(s *series, from, to int64) *pebble.IterOptions {
+	return &pebble.IterOptions{
+		LowerBound: blockKey(s.id, floorTo(from, blockWindow), 0),
+		UpperBound: blockKey(s.id, floorTo(to-1, blockWindow)+blockWindow, 0),
+	}
+}
+
 // countRange bounds the number of points of s in [from, to) from block
 // headers and the head; duplicates make it an overestimate.
 func (db *DB) countRange(ctx context.Context, s *series, from, to int64) (int, error) {
-	it, err := db.pdb.NewIterWithContext(ctx, &pebble.IterOptions{
-		LowerBound: blockKey(s.id, floorTo(from, blockWindow), 0),
-		UpperBound: blockKey(s.id, floorTo(to-1, blockWindow)+blockWindow, 0),
-	})
+	it, err := db.pdb.NewIterWithContext(ctx, blockRange(s, from, to))
 	if err != nil {
 		return 0, err
 	}

@@ -87,6 +87,8 @@ func randomReading(rng *rand.Rand, j int, kind point.Kind, cursor *int64) point.
 		v = point.Float(math.Round(rng.NormFloat64()*1000) / 100)
 	case point.KindInt:
 		v = point.Int(rng.Int64N(1000) - 500)
+	case point.KindBool:
+		v = point.Bool(rng.IntN(2) == 1)
 	default:
 		v = point.String(fmt.Sprint("s", rng.IntN(5)))
 	}
@@ -304,6 +306,13 @@ func streamAll(t *testing.T, db *DB, q Query) []Sample {
 		sameSamples(t, fmt.Sprintf("stream page from %d", q.From), page, want.Samples)
 		if next != want.Next || st.Kind != want.Kind && len(page) > 0 {
 			t.Fatalf("stream page from %d: next %d kind %s, Query: next %d kind %s", q.From, next, st.Kind, want.Next, want.Kind)
+		}
+		if st.Kind != point.KindString {
+			bitsPage, bitsNext := eachBitsPage(t, db, q)
+			sameSamples(t, fmt.Sprintf("EachBits page from %d", q.From), bitsPage, want.Samples)
+			if bitsNext != want.Next {
+				t.Fatalf("EachBits page from %d: next %d, Query: next %d", q.From, bitsNext, want.Next)
+			}
 		}
 		all = append(all, page...)
 		if next == 0 {
