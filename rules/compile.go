@@ -90,7 +90,7 @@ const (
 
 type condition struct {
 	kind       condKind
-	op         string
+	op         opCode
 	thr        float64
 	prog       *vm.Program
 	over       int64 // ms
@@ -260,13 +260,26 @@ func compileCond(ec exprCache, rule, prefix string, c *Cond) (*condition, error)
 }
 
 func compileThreshold(rule, prefix string, t *Threshold) (*condition, error) {
-	switch t.Op {
-	case ">", "<", ">=", "<=", "==", "!=":
-	default:
+	op, ok := opCodes[t.Op]
+	if !ok {
 		return nil, invalid(rule, prefix+"threshold.op", "unknown operator %q (want >, <, >=, <=, == or !=)", t.Op)
 	}
-	return &condition{kind: condThreshold, op: t.Op, thr: t.Value}, nil
+	return &condition{kind: condThreshold, op: op, thr: t.Value}, nil
 }
+
+// opCode is a threshold's comparison, decoded once at compile time.
+type opCode uint8
+
+const (
+	opGT opCode = iota
+	opLT
+	opGE
+	opLE
+	opEQ
+	opNE
+)
+
+var opCodes = map[string]opCode{">": opGT, "<": opLT, ">=": opGE, "<=": opLE, "==": opEQ, "!=": opNE}
 
 // maxSpan bounds window sizes and condition durations; state older than a
 // week is not real-time analytics and would only cost memory.

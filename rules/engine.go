@@ -91,7 +91,7 @@ type Engine struct {
 	// metric, tags; a pattern's own match) accepts the series, in visiting
 	// order: a reading then costs one lookup instead of four and no
 	// matching. Cleared by reindex and when it reaches maxMatched series.
-	matched map[string][]hook
+	matched map[string][]visit
 	noHooks bool   // no reading hook at all: dispatch has nothing to do
 	keyBuf  []byte // scratch for series keys
 	track   bool   // remember latest values
@@ -243,7 +243,7 @@ func (e *Engine) reindex() {
 	e.byDevice = make(map[string][]hook, len(e.byDevice))
 	e.wildDev = make(map[string][]hook, len(e.wildDev))
 	e.wild, e.status, e.track = nil, nil, false
-	e.matched = make(map[string][]hook)
+	e.matched = make(map[string][]visit)
 	seq := 0
 	for _, rs := range e.rules {
 		c := rs.c
@@ -348,19 +348,60 @@ func (e *Engine) dispatch(r *point.Reading, depth int) {
 		}
 		e.matched[string(e.keyBuf)] = hooks
 	}
-	for _, h := range hooks {
-		e.handle(h, r, depth)
+	x, isNum := r.Value.AsFloat()
+	for i := range hooks {
+		v := &hooks[i]
+		if v.quiet(x, isNum) {
+			continue
+		}
+		e.handle(v.hook, r, depth)
 	}
+}
+
+// visit is a hook as the per-series cache keeps it. Most readings reach
+// threshold alerts whose condition does not hold and that have no alert to
+// clear; for those, the threshold is copied here so that the reading
+// skips them without loading the compiled rule.
+type visit struct {
+	hook
+	fast bool // a threshold alert without where: quiet decides
+	op   opCode
+	thr  float64
+}
+
+// fastVisits is off only in the test that compares the engine's outputs
+// with and without the fast path.
+var fastVisits = true
+
+func newVisit(h hook) visit {
+	v := visit{hook: h}
+	c := h.rs.c
+	if fastVisits && h.step < 0 && c.win == nil && c.pat == nil && h.m.where == nil && c.cond != nil && c.cond.kind == condThreshold {
+		v.fast, v.op, v.thr = true, c.cond.op, c.cond.thr
+	}
+	return v
+}
+
+// quiet reports that handle would do nothing for a reading of value x: a
+// fast visit whose rule is broken, or whose threshold does not hold with
+// no alert state to clear. (A threshold never fails, so the rule's run of
+// failures, which handle resets, is already zero.)
+func (v *visit) quiet(x float64, isNum bool) bool {
+	if !v.fast {
+		return false
+	}
+	rs := v.rs
+	return rs.broken || !(isNum && compare(v.op, x, v.thr)) && len(rs.alerts) == 0
 }
 
 // collect lists the hooks a reading of r's series visits, in order: those
 // of its metric, of its device, then the wild ones, each class in index
 // order, keeping those whose static match accepts the series.
-func (e *Engine) collect(r *point.Reading) []hook {
-	var out []hook
+func (e *Engine) collect(r *point.Reading) []visit {
+	var out []visit
 	keep := func(h hook) {
 		if h.m.matches(r) && (h.step < 0 || h.rs.c.match.matches(r)) {
-			out = append(out, h)
+			out = append(out, newVisit(h))
 		}
 	}
 	merge := func(a, b []hook) {

@@ -82,19 +82,19 @@ func (e *Engine) evalCond(rs *ruleState, c *condition, key seriesID, r *point.Re
 	return ok && f > c.thr, nil
 }
 
-func compare(op string, a, b float64) bool {
+func compare(op opCode, a, b float64) bool {
 	switch op {
-	case ">":
+	case opGT:
 		return a > b
-	case "<":
+	case opLT:
 		return a < b
-	case ">=":
+	case opGE:
 		return a >= b
-	case "<=":
+	case opLE:
 		return a <= b
-	case "==":
+	case opEQ:
 		return a == b
-	case "!=":
+	case opNE:
 		return a != b
 	}
 	return false
