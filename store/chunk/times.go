@@ -1,5 +1,7 @@
 package chunk
 
+import "math/bits"
+
 // Delta-of-delta buckets after the first timestamp (which the header holds):
 // a prefix of up to four bits picks how many bits of two's complement follow.
 //
@@ -70,7 +72,25 @@ func decodeTimes(col []byte, count int, minT, maxT int64, ts []int64) ([]int64, 
 	r := bitReader{b: col}
 	t, delta := minT, int64(0)
 	ts = append(ts, t)
-	for i := 1; i < count; i++ {
+	for i := 1; i < count; {
+		if r.n == 0 {
+			r.refill()
+		}
+		// Regular times are runs of 0 codes (dod == 0): take a run at once.
+		if z := min(uint(bits.LeadingZeros64(r.acc)), r.n, uint(count-i)); z > 0 {
+			r.acc <<= z
+			r.n -= z
+			i += int(z)
+			for range z {
+				next := t + delta
+				if next <= t {
+					return ts, corrupt("timestamps: not increasing")
+				}
+				t = next
+				ts = append(ts, t)
+			}
+			continue
+		}
 		dod, ok := readDoD(&r)
 		if !ok {
 			return ts, corrupt("timestamps: truncated")
@@ -82,6 +102,7 @@ func decodeTimes(col []byte, count int, minT, maxT int64, ts []int64) ([]int64, 
 		}
 		t = next
 		ts = append(ts, t)
+		i++
 	}
 	if !r.done() {
 		return ts, corrupt("timestamps: trailing bytes")
@@ -92,22 +113,27 @@ func decodeTimes(col []byte, count int, minT, maxT int64, ts []int64) ([]int64, 
 	return ts, nil
 }
 
+// readDoD reads one code: a prefix of up to four 1 bits ended by a 0 bit
+// (or not, after four), then the bits of dod that prefix announces.
 func readDoD(r *bitReader) (int64, bool) {
-	b := 0
-	for ; b < 4; b++ {
-		bit, ok := r.readBit()
-		if !ok {
-			return 0, false
-		}
-		if bit == 0 {
-			break
-		}
+	if r.n < 4 {
+		r.refill()
 	}
-	if b == 0 {
+	// The bits of acc past n are 0, so the count stops at n.
+	ones := min(uint(bits.LeadingZeros64(^r.acc)), 4)
+	prefix := ones + 1 // the 1 bits and the 0 that ends them
+	if ones == 4 {
+		prefix = 4
+	}
+	if prefix > r.n {
+		return 0, false
+	}
+	r.acc <<= prefix
+	r.n -= prefix
+	if ones == 0 {
 		return 0, true
 	}
-	b = min(b-1, 3) // prefixes 10, 110, 1110 stop on a 0 bit; 1111 does not
-	n := dodBits[b]
+	n := dodBits[ones-1] // prefixes 10, 110, 1110 stop on a 0 bit; 1111 does not
 	v, ok := r.readBits(n)
 	if !ok {
 		return 0, false
