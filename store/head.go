@@ -103,21 +103,18 @@ func (p headPoint) time() int64 { return p.t }
 func (s Sample) time() int64    { return s.T }
 
 // normalize sorts pts by time and keeps the last written of equal times.
-func normalize(pts []Sample) []Sample { return normalizeBy(pts, Sample.time) }
-
-// normalizeBy sorts pts by time and keeps the last written of equal times.
-// pts is in write order, so a stable sort keeps that order among equals.
-func normalizeBy[P any](pts []P, time func(P) int64) []P {
-	sorted := true
+func normalize(pts []Sample) []Sample {
 	for i := 1; i < len(pts); i++ {
-		if time(pts[i]) <= time(pts[i-1]) {
-			sorted = false
-			break
+		if pts[i].T <= pts[i-1].T {
+			return sortLastWins(pts, Sample.time)
 		}
 	}
-	if sorted {
-		return pts
-	}
+	return pts
+}
+
+// sortLastWins sorts pts by time and keeps the last written of equal times.
+// pts is in write order, so a stable sort keeps that order among equals.
+func sortLastWins[P any](pts []P, time func(P) int64) []P {
 	slices.SortStableFunc(pts, func(a, b P) int { return cmp.Compare(time(a), time(b)) })
 	out := pts[:0]
 	for i, p := range pts {

@@ -111,26 +111,6 @@ func (db *DB) rawRange(ctx context.Context, s *series, from, to int64) ([]Sample
 	return db.rawRangeInto(ctx, s, from, to, nil)
 }
 
-// rawRangeInto is rawRange appending to dst[:0] when it has the room.
-func (db *DB) rawRangeInto(ctx context.Context, s *series, from, to int64, dst []Sample) ([]Sample, error) {
-	if s.kind == point.KindString {
-		return db.rawStringsInto(ctx, s, from, to, dst)
-	}
-	c := getCols()
-	defer putCols(c)
-	if err := db.rawColsInto(ctx, s, from, to, c); err != nil {
-		return nil, err
-	}
-	out := dst[:0]
-	if cap(out) < len(c.ts) {
-		out = make([]Sample, 0, len(c.ts))
-	}
-	for i, t := range c.ts {
-		out = append(out, Sample{T: t, V: point.FromBits(s.kind, c.bits[i])})
-	}
-	return out, nil
-}
-
 // rawColsInto sets c to the points of s in [from, to), s not a string
 // series, time-ordered, with the last written value for each timestamp.
 // Callers hold db.mu (read).
@@ -168,8 +148,8 @@ func (db *DB) rawColsInto(ctx context.Context, s *series, from, to int64, c *raw
 	return nil
 }
 
-// rawStringsInto is rawRangeInto for a string series.
-func (db *DB) rawStringsInto(ctx context.Context, s *series, from, to int64, dst []Sample) ([]Sample, error) {
+// rawRangeInto is rawRange appending to dst[:0] when it has the room.
+func (db *DB) rawRangeInto(ctx context.Context, s *series, from, to int64, dst []Sample) ([]Sample, error) {
 	it, err := db.pdb.NewIterWithContext(ctx, blockRange(s, from, to))
 	if err != nil {
 		return nil, err
@@ -183,8 +163,8 @@ func (db *DB) rawStringsInto(ctx context.Context, s *series, from, to int64, dst
 	if cap(out) < n+s.head.len() {
 		out = make([]Sample, 0, n+s.head.len())
 	}
-	var ts []int64
-	var vals []point.Value
+	var blk blockSamples
+	defer blk.free()
 	for ok := it.First(); ok; ok = it.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -192,13 +172,8 @@ func (db *DB) rawStringsInto(ctx context.Context, s *series, from, to int64, dst
 		if _, _, lo, hi, _ := chunk.Header(it.Value()); hi < from || lo >= to {
 			continue
 		}
-		if _, ts, vals, err = chunk.Decode(it.Value(), ts[:0], vals[:0]); err != nil {
+		if out, err = blk.appendTo(out, s.kind, it.Value(), from, to); err != nil {
 			return nil, fmt.Errorf("series %d: %w", s.id, err)
-		}
-		for i, t := range ts {
-			if t >= from && t < to {
-				out = append(out, Sample{T: t, V: vals[i]})
-			}
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -206,6 +181,51 @@ func (db *DB) rawStringsInto(ctx context.Context, s *series, from, to int64, dst
 	}
 	out = s.head.appendSamples(out, s.kind, from, to)
 	return normalize(out), nil
+}
+
+// blockSamples decodes blocks for rawRangeInto one at a time, numbers and
+// bools into pooled pointer-free columns, strings into values.
+type blockSamples struct {
+	cols *rawCols
+	ts   []int64
+	vals []point.Value
+}
+
+// appendTo appends the samples of block b of a series of kind k with a time
+// in [from, to) to out.
+func (d *blockSamples) appendTo(out []Sample, k point.Kind, b []byte, from, to int64) ([]Sample, error) {
+	var err error
+	if k == point.KindString {
+		if _, d.ts, d.vals, err = chunk.Decode(b, d.ts[:0], d.vals[:0]); err != nil {
+			return out, err
+		}
+		for i, t := range d.ts {
+			if t >= from && t < to {
+				out = append(out, Sample{T: t, V: d.vals[i]})
+			}
+		}
+		return out, nil
+	}
+	if d.cols == nil {
+		d.cols = getCols()
+	}
+	c := d.cols
+	if _, c.ts, c.bits, err = chunk.DecodeBits(b, c.ts[:0], c.bits[:0]); err != nil {
+		return out, err
+	}
+	if c.ts[0] < from || c.ts[len(c.ts)-1] >= to {
+		c.keep(0, from, to)
+	}
+	for i, t := range c.ts {
+		out = append(out, Sample{T: t, V: point.FromBits(k, c.bits[i])})
+	}
+	return out, nil
+}
+
+func (d *blockSamples) free() {
+	if d.cols != nil {
+		putCols(d.cols)
+	}
 }
 
 // blockRange bounds an iterator to the blocks of s that may hold points of

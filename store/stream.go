@@ -167,7 +167,7 @@ func (c *rawCols) normalize() {
 		pts = append(pts, headPoint{t: t, bits: c.bits[i]})
 	}
 	c.pts = pts
-	pts = normalizeBy(pts, headPoint.time)
+	pts = sortLastWins(pts, headPoint.time)
 	c.ts, c.bits = c.ts[:0], c.bits[:0]
 	for _, p := range pts {
 		c.ts, c.bits = append(c.ts, p.t), append(c.bits, p.bits)
