@@ -115,20 +115,28 @@ func (v Value) MarshalJSON() ([]byte, error) { return v.AppendJSON(nil), nil }
 // AppendJSON appends the JSON form of the value to dst (query answers
 // stream a million of them without an allocation each).
 func (v Value) AppendJSON(dst []byte) []byte {
-	switch v.kind {
+	if v.kind == KindString {
+		s, _ := json.Marshal(v.str) // a string always marshals
+		return append(dst, s...)
+	}
+	return AppendBitsJSON(dst, v.kind, v.num)
+}
+
+// AppendBitsJSON appends the JSON form of FromBits(k, bits), as AppendJSON
+// does, for values kept as kind and bits without a Value (store columns). A
+// string has no bits: KindString, like an invalid kind, writes null.
+func AppendBitsJSON(dst []byte, k Kind, bits uint64) []byte {
+	switch k {
 	case KindFloat:
-		f := v.Float()
+		f := math.Float64frombits(bits)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return append(dst, "null"...)
 		}
 		return appendFloat(dst, f)
 	case KindInt:
-		return strconv.AppendInt(dst, v.Int(), 10)
+		return strconv.AppendInt(dst, int64(bits), 10)
 	case KindBool:
-		return strconv.AppendBool(dst, v.Bool())
-	case KindString:
-		s, _ := json.Marshal(v.str) // a string always marshals
-		return append(dst, s...)
+		return strconv.AppendBool(dst, bits != 0)
 	}
 	return append(dst, "null"...)
 }
