@@ -205,8 +205,10 @@ type rawQuerier interface {
 }
 
 // queryRaw writes a raw answer as the store reads it, a few hours of points
-// at a time from one reused buffer, instead of materialising the whole page
-// first. A failure after the first byte can no longer be an error status:
+// at a time from reused buffers, instead of materialising the whole page
+// first. Numbers and bools come as columns of times and value bits
+// (RawStream.EachBits), formatted without making a point.Value each;
+// strings come as samples. A failure after the first byte can no longer be an error status:
 // the connection is cut, so the client sees a broken answer, not a short
 // one.
 func (s *server) queryRaw(w http.ResponseWriter, r *http.Request, rq rawQuerier, q store.Query) error {
@@ -218,10 +220,18 @@ func (s *server) queryRaw(w http.ResponseWriter, r *http.Request, rq rawQuerier,
 	bw := bufio.NewWriterSize(w, 32<<10)
 	b := appendHead(make([]byte, 0, 32<<10), q, st.Kind, "raw")
 	pw := pointWriter{bw: bw, b: b}
-	next, err := st.Each(r.Context(), func(pts []store.Sample) error {
-		pw.write(pts)
-		return nil
-	})
+	var next int64
+	if st.Kind == point.KindString {
+		next, err = st.Each(r.Context(), func(pts []store.Sample) error {
+			pw.write(pts)
+			return nil
+		})
+	} else {
+		next, err = st.EachBits(r.Context(), func(ts []int64, bits []uint64) error {
+			pw.writeBits(st.Kind, ts, bits)
+			return nil
+		})
+	}
 	if err != nil {
 		s.Logger.Warn("raw query failed while answering; connection cut", "device", q.Device, "metric", q.Metric, "err", err)
 		panic(http.ErrAbortHandler)
@@ -253,6 +263,27 @@ func (pw *pointWriter) write(pts []store.Sample) {
 		b = pw.ts.Append(b, smp.T)
 		b = append(b, ',')
 		b = append(smp.V.AppendJSON(b), ']')
+		if len(b) > 16<<10 {
+			pw.bw.Write(b)
+			b = b[:0]
+		}
+	}
+	pw.b = b
+}
+
+// writeBits is write for points of kind k held as times and value bits.
+func (pw *pointWriter) writeBits(k point.Kind, ts []int64, bits []uint64) {
+	b := pw.b
+	bits = bits[:len(ts)]
+	for i, t := range ts {
+		if pw.n > 0 {
+			b = append(b, ',')
+		}
+		pw.n++
+		b = append(b, '[')
+		b = pw.ts.Append(b, t)
+		b = append(b, ',')
+		b = append(point.AppendBitsJSON(b, k, bits[i]), ']')
 		if len(b) > 16<<10 {
 			pw.bw.Write(b)
 			b = b[:0]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -23,8 +24,10 @@ func (q queryOnly) Query(ctx context.Context, sq store.Query) (store.Result, err
 const streamT0 = 1764460800000
 
 // dayStore opens a store holding n points at 1 Hz of d/temp (2-decimal
-// values), plus backfilled and overwritten points and a string series when
-// extra is set, compacted, with two points left in the head.
+// values), compacted. With extra set, it adds backfilled and overwritten
+// points, NaN, infinities and other odd floats, an int series d/count, a
+// bool series d/door and a string series d/state, and leaves a few points
+// of each number series in the head.
 func dayStore(t testing.TB, n int, extra bool) *store.DB {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{Logger: slog.New(slog.DiscardHandler)})
@@ -42,6 +45,10 @@ func dayStore(t testing.TB, n int, extra bool) *store.DB {
 			rs = append(rs, point.Reading{Device: "d", Metric: "temp", Time: streamT0 + int64(i*37)*1000, Value: point.Float(99.5)})
 		}
 		rs = append(rs, point.Reading{Device: "d", Metric: "state", Time: streamT0, Value: point.String("on \"x\"")})
+		for i, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), 1e21, 5e-324} {
+			rs = append(rs, point.Reading{Device: "d", Metric: "temp", Time: streamT0 + int64(i*911)*1000 + 1, Value: point.Float(f)})
+		}
+		rs = append(rs, counterAndDoor(n)...)
 	}
 	if _, err := db.Append(rs); err != nil {
 		t.Fatal(err)
@@ -51,11 +58,31 @@ func dayStore(t testing.TB, n int, extra bool) *store.DB {
 	}
 	if extra {
 		if _, err := db.Append([]point.Reading{{Device: "d", Metric: "temp", Time: streamT0 + int64(n)*1000, Value: point.Float(7)},
-			{Device: "d", Metric: "temp", Time: streamT0 + 5*1000, Value: point.Float(8)}}); err != nil {
+			{Device: "d", Metric: "temp", Time: streamT0 + 5*1000, Value: point.Float(8)},
+			{Device: "d", Metric: "count", Time: streamT0 + 6*1000, Value: point.Int(-6)},
+			{Device: "d", Metric: "count", Time: streamT0 + int64(n)*1000, Value: point.Int(6)},
+			{Device: "d", Metric: "door", Time: streamT0 + 7*1000 + 1, Value: point.Bool(false)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return db
+}
+
+// counterAndDoor returns an int and a bool series of n points at 1 Hz, each
+// with backfilled and overwritten points after them.
+func counterAndDoor(n int) []point.Reading {
+	var rs []point.Reading
+	for i := range n {
+		t := streamT0 + int64(i)*1000
+		rs = append(rs, point.Reading{Device: "d", Metric: "count", Time: t, Value: point.Int(int64(i*i) - 1<<40)},
+			point.Reading{Device: "d", Metric: "door", Time: t, Value: point.Bool(i%7 < 3)})
+	}
+	for i := range 300 {
+		t := streamT0 + int64(n-1-i*97)*1000
+		rs = append(rs, point.Reading{Device: "d", Metric: "count", Time: t, Value: point.Int(math.MinInt64 + int64(i))},
+			point.Reading{Device: "d", Metric: "door", Time: t + 1, Value: point.Bool(true)})
+	}
+	return rs
 }
 
 func queryHandler(q Querier) http.Handler {
@@ -72,7 +99,8 @@ func get(h http.Handler, target string) (int, string) {
 // TestQueryRawStreamSameAnswer checks that raw answers streamed from the
 // store are byte for byte the answers built from Query: whole ranges,
 // pages with their next link, backfilled and overwritten points, points in
-// the head, a string series, an unknown series and a bad range.
+// the head, float (NaN and infinities too), int and bool series, a string
+// series, an unknown series and a bad range.
 func TestQueryRawStreamSameAnswer(t *testing.T) {
 	db := dayStore(t, 40000, true)
 	stream, built := queryHandler(db), queryHandler(queryOnly{db})
@@ -81,6 +109,10 @@ func TestQueryRawStreamSameAnswer(t *testing.T) {
 		fmt.Sprintf("/api/v1/query?device=d&metric=temp&from=%d&to=%d&limit=777", streamT0+3000, streamT0+86400000),
 		fmt.Sprintf("/api/v1/query?device=d&metric=temp&from=%d&to=%d&limit=14400", streamT0, streamT0+86400000),
 		fmt.Sprintf("/api/v1/query?device=d&metric=state&from=%d&to=%d", streamT0, streamT0+1000),
+		fmt.Sprintf("/api/v1/query?device=d&metric=count&from=%d&to=%d", streamT0, streamT0+86400000),
+		fmt.Sprintf("/api/v1/query?device=d&metric=count&from=%d&to=%d&limit=5000", streamT0+999, streamT0+86400000),
+		fmt.Sprintf("/api/v1/query?device=d&metric=door&from=%d&to=%d", streamT0, streamT0+86400000),
+		fmt.Sprintf("/api/v1/query?device=d&metric=door&from=%d&to=%d&limit=3333", streamT0+1, streamT0+86400000),
 		fmt.Sprintf("/api/v1/query?device=nobody&metric=temp&from=%d&to=%d", streamT0, streamT0+1000),
 		fmt.Sprintf("/api/v1/query?device=d&metric=temp&from=%d&to=%d", streamT0, streamT0),
 	} {
