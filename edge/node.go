@@ -111,7 +111,7 @@ func Open(cfg config.Config, log *slog.Logger) (_ *Node, err error) {
 		return nil, err
 	}
 	n.pipe = ingest.New(n.codecs, n.db, n.dead, n.reg, ingest.Options{
-		Line: cfg.LineProtocol, Logger: log, Registerer: prom, OnStored: n.rules.Observe,
+		Line: cfg.LineProtocol, Logger: log, Registerer: prom, OnQueued: n.rules.Observe,
 		Router: n.router, Forward: n.fwd.enqueue, DeviceType: n.deviceType,
 		Admit: n.admit, MarkHigh: n.markHigh,
 	})

@@ -1,6 +1,7 @@
 // Package ingest is the path of one message from the broker (or one HTTP
 // line-protocol body) to the local store: decode with the parsing contracts,
-// append durably, then tell the registry. Whatever cannot be decoded or
+// queue for the store's group commit, hand the readings to the rules, and
+// once they are durable tell the registry. Whatever cannot be decoded or
 // stored ends in the dead-letter store with its reason; only a failure to make
 // the message durable at all is returned to the caller, which then must not
 // acknowledge it.
@@ -68,7 +69,7 @@ type Pipeline struct {
 	dead     DeadLetters
 	reg      Registry
 	line     codec.LineOptions
-	onStored func([]point.Reading)
+	onQueued func([]point.Reading)
 	router   Router
 	forward  func([]routing.Target)
 	devType  func(string) string
@@ -90,10 +91,13 @@ type Options struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	Registerer prometheus.Registerer
-	// OnStored, when set, receives every batch of readings once it is
-	// durable (the rule engine); it must not block and must not keep the
-	// slice past the readings' use by the rules.
-	OnStored func([]point.Reading)
+	// OnQueued, when set, receives every batch of readings as soon as it
+	// is queued for the store's group commit, before it is durable (the
+	// rule engine: an alert must not wait for an fsync, nor queue behind
+	// every publish in flight). It must not block and must not modify the
+	// slice. A reading the store then rejects, or whose commit fails (the
+	// client is not acknowledged and resends), has been seen all the same.
+	OnQueued func([]point.Reading)
 	// Router, when set, applies the routing rules before readings are
 	// stored; Forward carries out its forwards and must not block.
 	Router     Router
@@ -110,7 +114,7 @@ type Options struct {
 
 // New returns a pipeline over its four collaborators.
 func New(dec Decoder, db Appender, dead DeadLetters, reg Registry, opts Options) *Pipeline {
-	p := &Pipeline{dec: dec, db: db, dead: dead, reg: reg, line: opts.Line, onStored: opts.OnStored,
+	p := &Pipeline{dec: dec, db: db, dead: dead, reg: reg, line: opts.Line, onQueued: opts.OnQueued,
 		router: opts.Router, forward: opts.Forward, devType: opts.DeviceType, admit: opts.Admit,
 		markHigh: opts.MarkHigh, log: opts.Logger, now: opts.Now}
 	if p.log == nil {
@@ -152,9 +156,9 @@ func (p *Pipeline) Handle(m Message) error {
 }
 
 // HandleAsync does what Handle does up to the store's group commit and
-// returns without waiting for it: wait, when not nil, blocks until the
-// readings are durable, then tells the registry and the rules, and returns
-// what Handle would have. An error refuses the message now (not admitted,
+// returns without waiting for it (the rules are told now): wait, when not
+// nil, blocks until the readings are durable, then tells the registry, and
+// returns what Handle would have. An error refuses the message now (not admitted,
 // dead letter not kept). The caller must call wait exactly once, and must
 // not acknowledge the message before it returns nil. One caller's messages
 // are stored in the order it hands them over, so a broker connection can
@@ -234,15 +238,16 @@ func (p *Pipeline) DeadLetter(m Message, contract, reason string) error {
 	return p.deadLetter(m, contract, reason)
 }
 
-// storeAsync queues readings for the store's next group commit; wait
-// dead-letters the ones the store rejected and tells the registry and the
-// rules about the others.
+// storeAsync queues readings for the store's next group commit and hands
+// them to the rules; wait dead-letters the ones the store rejected and tells
+// the registry about the others.
 func (p *Pipeline) storeAsync(m Message, contract string, readings []point.Reading) (wait func() error, err error) {
 	if err := p.admitted(); err != nil {
 		p.log.Warn("ingest refused", "topic", m.Topic, "client", m.ClientID, "err", err)
 		return nil, err
 	}
 	pending := p.db.AppendAsync(readings)
+	p.queued(readings)
 	return func() error {
 		res, err := pending.Wait()
 		if err != nil {
@@ -264,7 +269,7 @@ func (p *Pipeline) storeAsync(m Message, contract string, readings []point.Readi
 			p.stored.Inc()
 		}
 		if res.Stored > 0 {
-			p.observe(m.ClientID, storedOnly(readings, res.Rejected), contract)
+			p.reg.Observe(m.ClientID, storedOnly(readings, res.Rejected), contract)
 		}
 		p.latency.Observe(p.now().Sub(m.Received).Seconds())
 		return nil
@@ -283,11 +288,10 @@ func (p *Pipeline) admitted() error {
 	return nil
 }
 
-// observe tells the registry and the rules about durable readings.
-func (p *Pipeline) observe(clientID string, stored []point.Reading, contract string) {
-	p.reg.Observe(clientID, stored, contract)
-	if p.onStored != nil {
-		p.onStored(stored)
+// queued tells the rules about readings queued for storage.
+func (p *Pipeline) queued(readings []point.Reading) {
+	if p.onQueued != nil {
+		p.onQueued(readings)
 	}
 }
 
@@ -358,14 +362,16 @@ func (p *Pipeline) WriteLines(ctx context.Context, body []byte, precision string
 		if err := p.admitted(); err != nil {
 			return 0, err
 		}
-		res, err := p.db.AppendAsync(readings).Wait()
+		pending := p.db.AppendAsync(readings)
+		p.queued(readings)
+		res, err := pending.Wait()
 		if err != nil {
 			p.messages.WithLabelValues("failed").Inc()
 			return 0, fmt.Errorf("store %d readings: %w", len(readings), err)
 		}
 		written = res.Stored
 		p.readingsStored.Add(float64(res.Stored))
-		p.observe(m.ClientID, storedOnly(readings, res.Rejected), "line-protocol")
+		p.reg.Observe(m.ClientID, storedOnly(readings, res.Rejected), "line-protocol")
 		for _, r := range res.Rejected {
 			bad = append(bad, codec.LineError{Line: -1, Err: r.Err})
 		}

@@ -159,3 +159,40 @@ func TestWriteLines(t *testing.T) {
 		t.Fatalf("store failure: err = %v, want a plain error", err)
 	}
 }
+
+// TestRulesSeeReadingsWhenQueued: the rules get a message's readings when
+// they are queued for the group commit, before the wait for durability;
+// the registry only once wait has returned.
+func TestRulesSeeReadingsWhenQueued(t *testing.T) {
+	f := newFixture(t)
+	var seen []point.Reading
+	f.p.onQueued = func(rs []point.Reading) { seen = append(seen, rs...) }
+	wait, err := f.p.HandleAsync(Message{ClientID: "c1", Topic: "devices/d1/telemetry", Payload: []byte(`{"t":1,"h":2}`)})
+	if err != nil || wait == nil {
+		t.Fatalf("HandleAsync: wait %v, err %v", wait != nil, err)
+	}
+	if len(seen) != 2 || len(f.reg.observed) != 0 {
+		t.Fatalf("before wait: rules saw %d, registry %d; want 2 and 0", len(seen), len(f.reg.observed))
+	}
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || len(f.reg.observed) != 2 {
+		t.Fatalf("after wait: rules saw %d, registry %d; want 2 and 2", len(seen), len(f.reg.observed))
+	}
+	// A commit that fails was seen by the rules all the same: the client
+	// is not acknowledged and resends.
+	f.db.fail = errors.New("disk full")
+	if err := f.p.Handle(Message{ClientID: "c1", Topic: "devices/d1/telemetry", Payload: []byte(`{"t":3}`)}); err == nil {
+		t.Fatal("failed commit: no error")
+	}
+	if len(seen) != 3 || len(f.reg.observed) != 2 {
+		t.Fatalf("failed commit: rules saw %d, registry %d; want 3 and 2", len(seen), len(f.reg.observed))
+	}
+	if _, err := f.p.WriteLines(context.Background(), []byte("env,device=c t=3\n"), "ns"); err == nil {
+		t.Fatal("failed /write: no error")
+	}
+	if len(seen) != 4 {
+		t.Fatalf("/write: rules saw %d, want 4", len(seen))
+	}
+}

@@ -283,7 +283,8 @@ func (s *Service) emit(o Output) {
 	}
 }
 
-// Observe hands stored readings to the rules without waiting.
+// Observe hands readings to the rules without waiting (ingest calls it when
+// they are queued for storage).
 func (s *Service) Observe(rs []point.Reading) {
 	select {
 	case s.in <- rs:
