@@ -227,7 +227,7 @@ func loadWithProbes(ctx context.Context, load sim.Options, pr *prober, run *Rule
 	} else {
 		probed <- nil
 	}
-	rep, err := sim.Run(ctx, load)
+	rep, err := runSimProc(ctx, o.EdgeBin, load)
 	close(done)
 	if perr := <-probed; err == nil && perr != nil {
 		err = fmt.Errorf("probes: %w", perr)
