@@ -34,8 +34,9 @@ type matcher struct {
 	tags   []tagMatch
 	status bool
 	where  *vm.Program
-	tagsIn bool // expressions read tags
-	metaIn bool // expressions read meta
+	fast   fastBool // where as closures, when it is that simple
+	tagsIn bool     // expressions read tags
+	metaIn bool     // expressions read meta
 }
 
 type tagMatch struct {
@@ -93,7 +94,8 @@ type condition struct {
 	op         opCode
 	thr        float64
 	prog       *vm.Program
-	over       int64 // ms
+	fast       fastBool // prog as closures, when it is that simple
+	over       int64    // ms
 	per        float64
 	above      *float64
 	below      *float64
@@ -199,7 +201,7 @@ func compileMatch(ec exprCache, rule, field string, m *Match) (matcher, error) {
 		if err != nil {
 			return out, err
 		}
-		out.where = p
+		out.where, out.fast = p, fastFor(p)
 		out.tagsIn, out.metaIn = exprUses(m.Where, "tags"), exprUses(m.Where, "meta")
 	}
 	return out, nil
@@ -252,7 +254,7 @@ func compileCond(ec exprCache, rule, prefix string, c *Cond) (*condition, error)
 		if err != nil {
 			return nil, err
 		}
-		return &condition{kind: condExpr, prog: p, tagsIn: exprUses(c.Expr, "tags"), metaIn: exprUses(c.Expr, "meta")}, nil
+		return &condition{kind: condExpr, prog: p, fast: fastFor(p), tagsIn: exprUses(c.Expr, "tags"), metaIn: exprUses(c.Expr, "meta")}, nil
 	case c.Trend != nil:
 		return compileTrend(rule, prefix, c.Trend)
 	}

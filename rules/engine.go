@@ -431,7 +431,11 @@ func (e *Engine) handle(h hook, r *point.Reading, depth int) {
 	if !isNum {
 		v = nan
 	}
-	if h.m.where != nil {
+	if h.m.fast != nil {
+		if !h.m.fast(v, r.Device, r.Metric) {
+			return
+		}
+	} else if h.m.where != nil {
 		ok, err := e.evalBool(h.m.where, h.m.tagsIn, h.m.metaIn, r, v)
 		if err != nil {
 			e.fail(rs, err)

@@ -55,6 +55,9 @@ func (e *Engine) evalCond(rs *ruleState, c *condition, key seriesID, r *point.Re
 	case condThreshold:
 		return isNum && compare(c.op, v, c.thr), nil
 	case condExpr:
+		if c.fast != nil {
+			return c.fast(v, r.Device, r.Metric), nil
+		}
 		return e.evalBool(c.prog, c.tagsIn, c.metaIn, r, v)
 	}
 	if !isNum || math.IsNaN(v) {
