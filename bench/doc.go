@@ -78,11 +78,13 @@
 // rules) plus one critical probe rule, Rounds times, order alternating.
 // Each run gets the same two loads from 50 sim devices (json, QoS 1,
 // wall-clock timestamps, since older readings would be late for windows
-// once the engine's Tick passed them): 100 msg/s per device for 10 s
+// once the engine's Tick passed them), run as their own `edgevault sim`
+// process so that the probes and their webhook receiver do not share the
+// load generator's saturated Go scheduler: 100 msg/s per device for 10 s
 // (paced), then as fast as an inflight window of 16 allows for 10 s
 // (saturating). The ratio of saturating msgs/s with over without rules is
 // the throughput figure; edgevault_rules_dropped_total{stage="input"}
-// says how many stored batches the engine never evaluated (rules never
+// says how many batches the engine never evaluated (rules never
 // block ingest: a full queue drops the batch for rules).
 //
 // Before the loads (idle, 10 ms apart) and during each load of the rules
@@ -90,8 +92,9 @@
 // publish, from their own MQTT client on 64 probe devices, a reading above
 // the probe rule's threshold (its value carries the probe number) and at
 // once one below it; the latency is from the trigger's Publish call to the
-// arrival of its "triggered" POST at the webhook (publish, durable store,
-// rule queue, engine, alert history, notification queue, HTTP). A probe
+// arrival of its "triggered" POST at the webhook (publish, decode, rule
+// queue, engine, alert history, notification queue, HTTP; the rules see a
+// reading when it is queued for the store, not once it is durable). A probe
 // without its POST within 5 s is lost.
 //
 // Memory: the node's heap after a forced GC (GET /debug/pprof/heap?gc=1,
