@@ -46,15 +46,19 @@ type Node struct {
 	dead   *deadletter.Store
 	codecs *codec.Set
 	rules  *rules.Service
-	alerts *alerts.History
-	notify *notify.Dispatcher
-	router *routing.Router
-	fwd    *forwarder
-	gw     *gateways
-	pipe   *ingest.Pipeline
-	mqtt   *broker.Broker
-	http   *http.Server
-	httpLn net.Listener
+	// derived carries the derived points of the rules to waitDerived;
+	// derivedDone is closed when it has seen the last of them.
+	derived     chan derivedBatch
+	derivedDone chan struct{}
+	alerts      *alerts.History
+	notify      *notify.Dispatcher
+	router      *routing.Router
+	fwd         *forwarder
+	gw          *gateways
+	pipe        *ingest.Pipeline
+	mqtt        *broker.Broker
+	http        *http.Server
+	httpLn      net.Listener
 
 	uplink     *uplink.Outbox // nil without cloud URLs
 	uplinkStop context.CancelFunc
@@ -72,7 +76,7 @@ func Open(cfg config.Config, log *slog.Logger) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log, stop: make(chan struct{})}
+	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), derived: make(chan derivedBatch, derivedQueue)}
 	prom := prometheus.NewRegistry()
 	prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -191,6 +195,8 @@ func (n *Node) Start() error {
 			n.log.Error("http server stopped", "err", err)
 		}
 	}()
+	n.derivedDone = make(chan struct{})
+	go n.waitDerived(n.derivedDone)
 	n.rules.Start()
 	n.fwd.start()
 	if err := n.gw.cmds.Resume(); err != nil {
@@ -268,6 +274,10 @@ func (n *Node) Close() error {
 		}
 		n.wg.Wait()
 		n.rules.Close()
+		close(n.derived)
+		if n.derivedDone != nil {
+			<-n.derivedDone
+		}
 		n.fwd.close()
 		if err := n.notify.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close notifications: %w", err))

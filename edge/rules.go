@@ -14,6 +14,7 @@ import (
 	"github.com/edgevault/edgevault/registry"
 	"github.com/edgevault/edgevault/routing"
 	"github.com/edgevault/edgevault/rules"
+	"github.com/edgevault/edgevault/store"
 )
 
 // openAnalytics builds what runs on the readings besides storing them:
@@ -63,19 +64,43 @@ func (n *Node) publish(topic string, payload []byte, qos byte, retain bool) erro
 	return n.mqtt.Publish(topic, payload, retain, qos)
 }
 
-// appendDerived stores window results as series like any other.
+// appendDerived stores window results as series like any other. It queues
+// them for the store's group commit and returns: the rule service's
+// delivery goroutine records and notifies alerts too, and an alert must not
+// wait behind the commit of the points a minute's windows closed with.
+// waitDerived waits for them, in order; past derivedQueue batches waiting,
+// appendDerived waits too.
 func (n *Node) appendDerived(rs []point.Reading) error {
-	res, err := n.db.Append(rs)
-	if err != nil {
-		return err
-	}
-	for _, r := range res.Rejected {
-		n.log.Warn("derived point rejected", "err", r.Err)
-	}
-	if res.Stored > 0 && len(res.Rejected) == 0 {
-		n.reg.Observe("rules", rs, "rules")
-	}
+	n.derived <- derivedBatch{rs, n.db.AppendAsync(rs)}
 	return nil
+}
+
+// derivedQueue bounds the batches of derived points waiting for their
+// commit (a batch is up to 1,024 points).
+const derivedQueue = 64
+
+type derivedBatch struct {
+	rs      []point.Reading
+	pending store.Pending
+}
+
+// waitDerived reports the outcome of each batch of derived points once it
+// is durable, and tells the registry of them, until n.derived is closed.
+func (n *Node) waitDerived(done chan<- struct{}) {
+	defer close(done)
+	for b := range n.derived {
+		res, err := b.pending.Wait()
+		if err != nil {
+			n.log.Warn("derived points not stored", "points", len(b.rs), "err", err)
+			continue
+		}
+		for _, r := range res.Rejected {
+			n.log.Warn("derived point rejected", "err", r.Err)
+		}
+		if res.Stored > 0 && len(res.Rejected) == 0 {
+			n.reg.Observe("rules", b.rs, "rules")
+		}
+	}
 }
 
 // onAlert keeps an alert transition in the history, then notifies.
