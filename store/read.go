@@ -373,6 +373,9 @@ func aggResult(s *series, q Query, buckets *bucketSet, src string) Result {
 	case AggSum, AggAvg, AggMin, AggMax:
 		res.Kind = point.KindFloat
 	}
+	// A dense set holds a bucket for every step of the range: sized to it,
+	// the answer grows without copies (a day of 1-minute buckets is 1,441).
+	res.Samples = make([]Sample, 0, len(buckets.dense))
 	buckets.each(func(start int64, a *agg) {
 		res.Samples = append(res.Samples, Sample{T: start, V: a.result(q.Agg)})
 	})
