@@ -17,7 +17,10 @@ point.Reading to store or publish), alert transitions (OutputAlert) and
 run-time rule failures (OutputError). Emit is called synchronously under the
 engine's lock, so it must not block and must not call back into the engine.
 The engine keeps no durable state: the caller persists alert history and
-derived points. A rule that fails at run time Options.MaxFailures times in a
+derived points. In the edge node the engine sees a message's readings as
+soon as they are queued for the store, before they are durable (an alert
+does not wait for an fsync): a reading whose commit then fails, and which
+its unacknowledged publisher sends again, reaches the rules twice. A rule that fails at run time Options.MaxFailures times in a
 row enters the error state (Status) and is skipped until it is set again
 (even unchanged); the other rules carry on.
 
