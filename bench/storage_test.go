@@ -256,7 +256,7 @@ func TestTimedGetStatus(t *testing.T) {
 		http.Error(w, `{"error":"bad"}`, http.StatusBadRequest)
 	}))
 	defer srv.Close()
-	if _, _, err := timedGet(t.Context(), srv.Client(), srv.URL); err == nil || !strings.Contains(err.Error(), "400") {
+	if _, _, err := timedGet(t.Context(), srv.Client(), srv.URL, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("err = %v", err)
 	}
 }
