@@ -54,10 +54,11 @@
 // edge's data dir, influxd's data and wal dirs. Both are restarted on the
 // same directories and measured again (Pebble drops the WAL files it kept
 // for recycling when it opens). Then the raw day of one series and its
-// 1-minute averages are each queried once to warm up and 20 times timed
-// (HTTP wall time to the last byte, over one keep-alive connection); every
-// answer must hold 86,400 points or 1,440 buckets. Neither server reports
-// its own query time.
+// 1-minute averages are each queried once to warm up and --runs times (20)
+// timed (HTTP wall time to the last byte, over one keep-alive connection,
+// read into a buffer kept from run to run so that the client's own
+// allocations are not timed); every answer must hold 86,400 points or
+// 1,440 buckets. Neither server reports its own query time.
 //
 // # scale
 //
