@@ -33,10 +33,7 @@ type matcher struct {
 	devG   glob // device, when devGl
 	tags   []tagMatch
 	status bool
-	where  *vm.Program
-	fast   fastBool // where as closures, when it is that simple
-	tagsIn bool     // expressions read tags
-	metaIn bool     // expressions read meta
+	where  *boolExpr // nil when the match has none
 }
 
 type tagMatch struct {
@@ -93,15 +90,31 @@ type condition struct {
 	kind       condKind
 	op         opCode
 	thr        float64
-	prog       *vm.Program
-	fast       fastBool // prog as closures, when it is that simple
-	over       int64    // ms
+	expr       *boolExpr // condExpr
+	over       int64     // ms
 	per        float64
 	above      *float64
 	below      *float64
 	minSamples int
-	tagsIn     bool
-	metaIn     bool
+}
+
+// boolExpr is a compiled boolean expression, a condition or a match's
+// where: its program and what of Env it reads, and, when it only compares
+// value, device or metric with literals, the same expression as Go
+// closures (fastexpr.go), which then run instead of the program.
+type boolExpr struct {
+	prog   *vm.Program
+	fast   fastBool
+	tagsIn bool // it reads tags
+	metaIn bool // it reads meta
+}
+
+func compileBool(ec exprCache, rule, field, src string) (*boolExpr, error) {
+	p, err := ec.compile(rule, field, src, resultBool)
+	if err != nil {
+		return nil, err
+	}
+	return &boolExpr{prog: p, fast: fastFor(p), tagsIn: exprUses(src, "tags"), metaIn: exprUses(src, "meta")}, nil
 }
 
 // Compile validates a rule and compiles its expressions. An invalid rule is
@@ -197,12 +210,11 @@ func compileMatch(ec exprCache, rule, field string, m *Match) (matcher, error) {
 		out.tags = append(out.tags, tagMatch{k, newGlob(v)})
 	}
 	if m.Where != "" {
-		p, err := ec.compile(rule, field+".where", m.Where, resultBool)
+		x, err := compileBool(ec, rule, field+".where", m.Where)
 		if err != nil {
 			return out, err
 		}
-		out.where, out.fast = p, fastFor(p)
-		out.tagsIn, out.metaIn = exprUses(m.Where, "tags"), exprUses(m.Where, "meta")
+		out.where = x
 	}
 	return out, nil
 }
@@ -250,11 +262,11 @@ func compileCond(ec exprCache, rule, prefix string, c *Cond) (*condition, error)
 	case c.Threshold != nil:
 		return compileThreshold(rule, prefix, c.Threshold)
 	case c.Expr != "":
-		p, err := ec.compile(rule, prefix+"condition", c.Expr, resultBool)
+		x, err := compileBool(ec, rule, prefix+"condition", c.Expr)
 		if err != nil {
 			return nil, err
 		}
-		return &condition{kind: condExpr, prog: p, fast: fastFor(p), tagsIn: exprUses(c.Expr, "tags"), metaIn: exprUses(c.Expr, "meta")}, nil
+		return &condition{kind: condExpr, expr: x}, nil
 	case c.Trend != nil:
 		return compileTrend(rule, prefix, c.Trend)
 	}

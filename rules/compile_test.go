@@ -211,7 +211,7 @@ func TestCompileAllSharesPrograms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cs[0].cond.prog != cs[1].cond.prog || cs[0].cond.prog == cs[2].cond.prog {
+	if cs[0].cond.expr.prog != cs[1].cond.expr.prog || cs[0].cond.expr.prog == cs[2].cond.expr.prog {
 		t.Fatal("programs not shared between identical expressions only")
 	}
 	_, err = CompileAll([]Rule{rule("a", "value >"), rule("b", "value >")})

@@ -92,14 +92,17 @@ type Engine struct {
 	// order: a reading then costs one lookup instead of four and no
 	// matching. Cleared by reindex and when it reaches maxMatched series.
 	matched map[string][]visit
-	noHooks bool   // no reading hook at all: dispatch has nothing to do
-	keyBuf  []byte // scratch for series keys
-	track   bool   // remember latest values
-	latest  map[seriesRef]float64
-	now     int64 // latest Tick time, Unix ms
-	stats   Stats
-	env     Env
-	vm      vm.VM
+	noHooks bool // no reading hook at all: dispatch has nothing to do
+	// slowVisits turns visit.quiet off: only the test that compares the
+	// outputs with and without it sets it.
+	slowVisits bool
+	keyBuf     []byte // scratch for series keys
+	track      bool   // remember latest values
+	latest     map[seriesRef]float64
+	now        int64 // latest Tick time, Unix ms
+	stats      Stats
+	env        Env
+	vm         vm.VM
 }
 
 type seriesRef struct{ device, metric string }
@@ -349,12 +352,15 @@ func (e *Engine) dispatch(r *point.Reading, depth int) {
 		e.matched[string(e.keyBuf)] = hooks
 	}
 	x, isNum := r.Value.AsFloat()
+	if !isNum {
+		x = nan
+	}
 	for i := range hooks {
 		v := &hooks[i]
 		if v.quiet(x, isNum) {
 			continue
 		}
-		e.handle(v.hook, r, depth)
+		e.handle(v.hook, r, x, isNum, depth)
 	}
 }
 
@@ -369,14 +375,10 @@ type visit struct {
 	thr  float64
 }
 
-// fastVisits is off only in the test that compares the engine's outputs
-// with and without the fast path.
-var fastVisits = true
-
-func newVisit(h hook) visit {
+func (e *Engine) newVisit(h hook) visit {
 	v := visit{hook: h}
 	c := h.rs.c
-	if fastVisits && h.step < 0 && c.win == nil && c.pat == nil && h.m.where == nil && c.cond != nil && c.cond.kind == condThreshold {
+	if !e.slowVisits && h.step < 0 && c.win == nil && c.pat == nil && h.m.where == nil && c.cond != nil && c.cond.kind == condThreshold {
 		v.fast, v.op, v.thr = true, c.cond.op, c.cond.thr
 	}
 	return v
@@ -401,7 +403,7 @@ func (e *Engine) collect(r *point.Reading) []visit {
 	var out []visit
 	keep := func(h hook) {
 		if h.m.matches(r) && (h.step < 0 || h.rs.c.match.matches(r)) {
-			out = append(out, newVisit(h))
+			out = append(out, e.newVisit(h))
 		}
 	}
 	merge := func(a, b []hook) {
@@ -421,22 +423,15 @@ func (e *Engine) collect(r *point.Reading) []visit {
 	return out
 }
 
-// handle runs one hook whose static match accepts r (collect).
-func (e *Engine) handle(h hook, r *point.Reading, depth int) {
+// handle runs one hook whose static match accepts r (collect); v is r's
+// value as a number (NaN when it is not one).
+func (e *Engine) handle(h hook, r *point.Reading, v float64, isNum bool, depth int) {
 	rs := h.rs
 	if rs.broken {
 		return
 	}
-	v, isNum := r.Value.AsFloat()
-	if !isNum {
-		v = nan
-	}
-	if h.m.fast != nil {
-		if !h.m.fast(v, r.Device, r.Metric) {
-			return
-		}
-	} else if h.m.where != nil {
-		ok, err := e.evalBool(h.m.where, h.m.tagsIn, h.m.metaIn, r, v)
+	if h.m.where != nil {
+		ok, err := e.evalBool(h.m.where, r, v)
 		if err != nil {
 			e.fail(rs, err)
 			return
@@ -474,7 +469,7 @@ func (e *Engine) DeviceStatus(device string, online bool, at time.Time) {
 			continue
 		}
 		if h.m.where != nil {
-			ok, err := e.evalBool(h.m.where, false, h.m.metaIn, &r, v)
+			ok, err := e.evalBool(h.m.where, &r, v)
 			if err != nil {
 				e.fail(rs, err)
 				continue

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/edgevault/edgevault/point"
 )
 
@@ -27,17 +25,17 @@ func (e *Engine) setEnv(r *point.Reading, v float64, tagsIn bool) {
 	}
 }
 
-func (e *Engine) evalBool(p *vm.Program, tagsIn, metaIn bool, r *point.Reading, v float64) (bool, error) {
-	e.setEnv(r, v, tagsIn)
-	return e.run(p, metaIn, r.Device)
-}
-
-// run evaluates a boolean program against e.env.
-func (e *Engine) run(p *vm.Program, metaIn bool, device string) (bool, error) {
-	if metaIn && e.opts.Meta != nil {
-		e.env.Meta = e.opts.Meta(device)
+// evalBool evaluates x for the reading r of value v (NaN when not a
+// number): as closures when it has them, else on the VM.
+func (e *Engine) evalBool(x *boolExpr, r *point.Reading, v float64) (bool, error) {
+	if x.fast != nil {
+		return x.fast(v, r.Device, r.Metric), nil
 	}
-	out, err := e.vm.Run(p, &e.env)
+	e.setEnv(r, v, x.tagsIn)
+	if x.metaIn && e.opts.Meta != nil {
+		e.env.Meta = e.opts.Meta(r.Device)
+	}
+	out, err := e.vm.Run(x.prog, &e.env)
 	if err != nil {
 		return false, fmt.Errorf("evaluate: %w", err)
 	}
@@ -55,10 +53,7 @@ func (e *Engine) evalCond(rs *ruleState, c *condition, key seriesID, r *point.Re
 	case condThreshold:
 		return isNum && compare(c.op, v, c.thr), nil
 	case condExpr:
-		if c.fast != nil {
-			return c.fast(v, r.Device, r.Metric), nil
-		}
-		return e.evalBool(c.prog, c.tagsIn, c.metaIn, r, v)
+		return e.evalBool(c.expr, r, v)
 	}
 	if !isNum || math.IsNaN(v) {
 		return false, nil

@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/edgevault/edgevault/point"
 )
 
 // vmBool evaluates p on the expr VM the way the engine does for a reading.
 func vmBool(t testing.TB, p *vm.Program, v float64, device, metric string) bool {
 	t.Helper()
-	e := New(Options{})
-	e.env = Env{Event: "reading", Device: device, Metric: metric, Value: v, Latest: e.latFn}
-	got, err := e.run(p, false, device)
+	got, err := New(Options{}).evalBool(&boolExpr{prog: p}, &point.Reading{Device: device, Metric: metric}, v)
 	if err != nil {
 		t.Fatalf("%s: %v", p.Source().String(), err)
 	}

@@ -24,11 +24,10 @@ func TestFastVisitsChangeNothing(t *testing.T) {
 			Cond: Cond{Threshold: &Threshold{Op: op, Value: 2000}}, Cooldown: Duration(time.Duration(i) * 10 * time.Second)})
 	}
 	run := func(fast bool) []Output {
-		fastVisits = fast
-		defer func() { fastVisits = true }()
 		now := base
 		var outs []Output
 		e := New(Options{Now: func() time.Time { return now }, Emit: func(o Output) { outs = append(outs, o) }})
+		e.slowVisits = !fast
 		if err := e.Set(rs); err != nil {
 			t.Fatal(err)
 		}
