@@ -125,19 +125,15 @@ func (db *DB) rawColsInto(ctx context.Context, s *series, from, to int64, c *raw
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		_, _, lo, hi, err := chunk.Header(it.Value())
+		skip, err := outside(it.Value(), from, to)
 		if err != nil {
 			return fmt.Errorf("series %d: %w", s.id, err)
 		}
-		if hi < from || lo >= to {
+		if skip {
 			continue
 		}
-		n := len(c.ts)
-		if _, c.ts, c.bits, err = chunk.DecodeBits(it.Value(), c.ts, c.bits); err != nil {
+		if err := c.appendBlock(it.Value(), from, to); err != nil {
 			return fmt.Errorf("series %d: %w", s.id, err)
-		}
-		if lo < from || hi >= to {
-			c.keep(n, from, to)
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -169,7 +165,11 @@ func (db *DB) rawRangeInto(ctx context.Context, s *series, from, to int64, dst [
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if _, _, lo, hi, _ := chunk.Header(it.Value()); hi < from || lo >= to {
+		skip, err := outside(it.Value(), from, to)
+		if err != nil {
+			return nil, fmt.Errorf("series %d: %w", s.id, err)
+		}
+		if skip {
 			continue
 		}
 		if out, err = blk.appendTo(out, s.kind, it.Value(), from, to); err != nil {
@@ -210,11 +210,9 @@ func (d *blockSamples) appendTo(out []Sample, k point.Kind, b []byte, from, to i
 		d.cols = getCols()
 	}
 	c := d.cols
-	if _, c.ts, c.bits, err = chunk.DecodeBits(b, c.ts[:0], c.bits[:0]); err != nil {
+	c.ts, c.bits = c.ts[:0], c.bits[:0]
+	if err := c.appendBlock(b, from, to); err != nil {
 		return out, err
-	}
-	if c.ts[0] < from || c.ts[len(c.ts)-1] >= to {
-		c.keep(0, from, to)
 	}
 	for i, t := range c.ts {
 		out = append(out, Sample{T: t, V: point.FromBits(k, c.bits[i])})
@@ -226,6 +224,13 @@ func (d *blockSamples) free() {
 	if d.cols != nil {
 		putCols(d.cols)
 	}
+}
+
+// outside reports that block b holds no point of [from, to), from its
+// header alone.
+func outside(b []byte, from, to int64) (bool, error) {
+	_, _, lo, hi, err := chunk.Header(b)
+	return hi < from || lo >= to, err
 }
 
 // blockRange bounds an iterator to the blocks of s that may hold points of

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/edgevault/edgevault/point"
+	"github.com/edgevault/edgevault/store/chunk"
 )
 
 // RawStream is a raw query answered a span of time at a time (QueryRaw).
@@ -144,6 +145,20 @@ func putCols(c *rawCols) {
 		return
 	}
 	colsPool.Put(c)
+}
+
+// appendBlock appends the points of block b with a time in [from, to).
+func (c *rawCols) appendBlock(b []byte, from, to int64) error {
+	n := len(c.ts)
+	var err error
+	if _, c.ts, c.bits, err = chunk.DecodeBits(b, c.ts, c.bits); err != nil {
+		return err
+	}
+	// A block holds at least one point, in increasing time order.
+	if c.ts[n] < from || c.ts[len(c.ts)-1] >= to {
+		c.keep(n, from, to)
+	}
+	return nil
 }
 
 // keep drops the points from index i on whose time is outside [from, to);
