@@ -208,9 +208,9 @@ type rawQuerier interface {
 // at a time from reused buffers, instead of materialising the whole page
 // first. Numbers and bools come as columns of times and value bits
 // (RawStream.EachBits), formatted without making a point.Value each;
-// strings come as samples. A failure after the first byte can no longer be an error status:
-// the connection is cut, so the client sees a broken answer, not a short
-// one.
+// strings come as samples. A failure after the first byte can no longer be
+// an error status: the connection is cut, so the client sees a broken
+// answer, not a short one.
 func (s *server) queryRaw(w http.ResponseWriter, r *http.Request, rq rawQuerier, q store.Query) error {
 	st, err := rq.QueryRaw(q)
 	if err != nil {
@@ -255,18 +255,7 @@ type pointWriter struct {
 func (pw *pointWriter) write(pts []store.Sample) {
 	b := pw.b
 	for _, smp := range pts {
-		if pw.n > 0 {
-			b = append(b, ',')
-		}
-		pw.n++
-		b = append(b, '[')
-		b = pw.ts.Append(b, smp.T)
-		b = append(b, ',')
-		b = append(smp.V.AppendJSON(b), ']')
-		if len(b) > 16<<10 {
-			pw.bw.Write(b)
-			b = b[:0]
-		}
+		b = pw.end(smp.V.AppendJSON(pw.start(b, smp.T)))
 	}
 	pw.b = b
 }
@@ -276,20 +265,30 @@ func (pw *pointWriter) writeBits(k point.Kind, ts []int64, bits []uint64) {
 	b := pw.b
 	bits = bits[:len(ts)]
 	for i, t := range ts {
-		if pw.n > 0 {
-			b = append(b, ',')
-		}
-		pw.n++
-		b = append(b, '[')
-		b = pw.ts.Append(b, t)
-		b = append(b, ',')
-		b = append(point.AppendBitsJSON(b, k, bits[i]), ']')
-		if len(b) > 16<<10 {
-			pw.bw.Write(b)
-			b = b[:0]
-		}
+		b = pw.end(point.AppendBitsJSON(pw.start(b, t), k, bits[i]))
 	}
 	pw.b = b
+}
+
+// start appends the opening of the next point, up to its value.
+func (pw *pointWriter) start(b []byte, t int64) []byte {
+	if pw.n > 0 {
+		b = append(b, ',')
+	}
+	pw.n++
+	b = append(b, '[')
+	return append(pw.ts.Append(b, t), ',')
+}
+
+// end closes a point and hands the pending bytes to bw once there are 16
+// KiB of them.
+func (pw *pointWriter) end(b []byte) []byte {
+	b = append(b, ']')
+	if len(b) > 16<<10 {
+		pw.bw.Write(b)
+		b = b[:0]
+	}
+	return b
 }
 
 // writeAnswer streams the query answer; points can number a million, so it
