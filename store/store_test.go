@@ -285,11 +285,7 @@ func with(q Query, step, shift int64) Query {
 // same page from Query (points and Next).
 func streamAll(t *testing.T, db *DB, q Query) []Sample {
 	t.Helper()
-	var all []Sample
-	for pages := 0; ; pages++ {
-		if pages > 100_000 {
-			t.Fatal("paging does not end")
-		}
+	return follow(t, q, func(q Query) ([]Sample, int64) {
 		st, err := db.QueryRaw(q)
 		if err != nil {
 			t.Fatal(err)
@@ -314,30 +310,36 @@ func streamAll(t *testing.T, db *DB, q Query) []Sample {
 				t.Fatalf("EachBits page from %d: next %d, Query: next %d", q.From, bitsNext, want.Next)
 			}
 		}
-		all = append(all, page...)
-		if next == 0 {
-			return all
-		}
-		q.From = next
-	}
+		return page, next
+	})
 }
 
 // pageAll follows Result.Next until the last page.
 func pageAll(t *testing.T, db *DB, q Query) []Sample {
+	t.Helper()
+	return follow(t, q, func(q Query) ([]Sample, int64) {
+		res := query(t, db, q)
+		if len(res.Samples) > q.Limit {
+			t.Fatalf("page of %d samples, limit %d", len(res.Samples), q.Limit)
+		}
+		return res.Samples, res.Next
+	})
+}
+
+// follow reads the pages of q with page, each from the Next of the one
+// before, until one has none, and returns all their points.
+func follow(t *testing.T, q Query, page func(Query) ([]Sample, int64)) []Sample {
 	t.Helper()
 	var all []Sample
 	for pages := 0; ; pages++ {
 		if pages > 100_000 {
 			t.Fatal("paging does not end")
 		}
-		res := query(t, db, q)
-		if len(res.Samples) > q.Limit {
-			t.Fatalf("page of %d samples, limit %d", len(res.Samples), q.Limit)
-		}
-		all = append(all, res.Samples...)
-		if res.Next == 0 {
+		pts, next := page(q)
+		all = append(all, pts...)
+		if next == 0 {
 			return all
 		}
-		q.From = res.Next
+		q.From = next
 	}
 }
