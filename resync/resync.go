@@ -218,9 +218,9 @@ func (c client) records(ctx context.Context, kind string, fn func(batch.Change) 
 		if err := c.get(ctx, "/api/v1/edges/"+url.PathEscape(c.o.Edge)+"/state", q, &page); err != nil {
 			return n, err
 		}
-		for _, c := range page.Items {
-			c.Op = batch.OpPut
-			if err := fn(c); err != nil {
+		for _, ch := range page.Items {
+			ch.Op = batch.OpPut
+			if err := fn(ch); err != nil {
 				return n, err
 			}
 			n++
