@@ -95,8 +95,8 @@ type Options struct {
 	// is queued for the store's group commit, before it is durable (the
 	// rule engine: an alert must not wait for an fsync, nor queue behind
 	// every publish in flight). It must not block and must not modify the
-	// slice. A reading the store then rejects, or whose commit fails (the
-	// client is not acknowledged and resends), has been seen all the same.
+	// slice. A reading the store then rejects, or whose commit fails, has
+	// been seen all the same.
 	OnQueued func([]point.Reading)
 	// Router, when set, applies the routing rules before readings are
 	// stored; Forward carries out its forwards and must not block.

@@ -19,9 +19,9 @@ engine's lock, so it must not block and must not call back into the engine.
 The engine keeps no durable state: the caller persists alert history and
 derived points. In the edge node the engine sees a message's readings as
 soon as they are queued for the store, before they are durable (an alert
-does not wait for an fsync): a reading whose commit then fails, and which
-its unacknowledged publisher sends again, reaches the rules twice. A rule that fails at run time Options.MaxFailures times in a
-row enters the error state (Status) and is skipped until it is set again
+does not wait for an fsync), so it may act on a reading that never becomes
+durable (see docs/design.md). A rule that fails at run time
+Options.MaxFailures times in a row enters the error state (Status) and is skipped until it is set again
 (even unchanged); the other rules carry on.
 
 # Rule schema
