@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -93,6 +94,9 @@ type Engine struct {
 	// matching. Cleared by reindex and when it reaches maxMatched series.
 	matched map[string][]visit
 	noHooks bool // no reading hook at all: dispatch has nothing to do
+	// wantsReadings is false when no rule reads readings (no reading hook,
+	// no latest()): Service.Observe then skips the queue. Read without mu.
+	wantsReadings atomic.Bool
 	// slowVisits turns visit.quiet off: only the test that compares the
 	// outputs with and without it sets it.
 	slowVisits bool
@@ -271,6 +275,7 @@ func (e *Engine) reindex() {
 		clear(e.latest)
 	}
 	e.noHooks = len(e.byMetric)+len(e.byMetricDev)+len(e.byDevice)+len(e.wild)+len(e.wildDev) == 0
+	e.wantsReadings.Store(!e.noHooks || e.track)
 }
 
 // maxMatched bounds the series whose hook lists are cached (a list is a

@@ -286,6 +286,9 @@ func (s *Service) emit(o Output) {
 // Observe hands readings to the rules without waiting (ingest calls it when
 // they are queued for storage).
 func (s *Service) Observe(rs []point.Reading) {
+	if !s.eng.wantsReadings.Load() {
+		return // no rule reads them: no queue, no wake-up of the engine
+	}
 	select {
 	case s.in <- rs:
 	default:

@@ -138,7 +138,8 @@ func TestServiceRuleChanges(t *testing.T) {
 
 func TestServiceNeverBlocksIngest(t *testing.T) {
 	rec := &svcRecorder{}
-	s, err := NewService(ServiceOptions{QueueSize: 1, Alert: rec.alert})
+	cfg := []Rule{{ID: "hot", Kind: KindAlert, Match: Match{Metric: "m"}, Cond: Cond{Threshold: &Threshold{Op: ">", Value: 0}}}}
+	s, err := NewService(ServiceOptions{QueueSize: 1, Config: cfg, Alert: rec.alert})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +156,30 @@ func TestServiceNeverBlocksIngest(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Observe blocked on a full queue")
+	}
+}
+
+// TestServiceSkipsReadingsNoRuleReads: without a rule that reads readings
+// (status rules only), Observe queues nothing; with one, it does.
+func TestServiceSkipsReadingsNoRuleReads(t *testing.T) {
+	status := Rule{ID: "gone", Kind: KindAlert, Match: Match{Event: "status"}, Cond: Cond{Threshold: &Threshold{Op: "==", Value: 0}}}
+	s, err := NewService(ServiceOptions{Config: []Rule{status}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rs := []point.Reading{{Device: "d", Metric: "m", Value: point.Float(1)}}
+	s.Observe(rs)
+	if n := len(s.in); n != 0 {
+		t.Fatalf("%d batches queued with no rule reading them", n)
+	}
+	reading := Rule{ID: "hot", Kind: KindAlert, Match: Match{Metric: "m"}, Cond: Cond{Threshold: &Threshold{Op: ">", Value: 0}}}
+	if _, err := s.Put(reading, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Observe(rs)
+	if n := len(s.in); n != 1 {
+		t.Fatalf("%d batches queued with a rule reading them, want 1", n)
 	}
 }
 
