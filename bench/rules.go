@@ -27,8 +27,12 @@ type RulesOptions struct {
 	Probes        int           // latency probes per phase; 0 means 200
 	ProbeTimeout  time.Duration // 0 means 5s
 	Rounds        int           // baseline and rules runs, order alternating; 0 means 1
-	EdgeBin       string        // "" means os.Executable()
-	Log           *slog.Logger
+	// IdleLoad runs the sim load under the SCHED_IDLE policy, so that it
+	// takes only the CPU the node leaves (as devices on other machines
+	// would); the probes and their webhook receiver keep the normal policy.
+	IdleLoad bool
+	EdgeBin  string // "" means os.Executable()
+	Log      *slog.Logger
 }
 
 func (o *RulesOptions) defaults() {
@@ -92,6 +96,7 @@ type RulesResult struct {
 		Seconds, PacedSeconds, PacedRate                        float64
 		Format                                                  string
 		QoS                                                     int
+		IdleLoad                                                bool
 	} `json:"options"`
 	Mix map[string]int `json:"mix"`
 	// RulesPerReading is how many rules of the mix one reading reaches on
@@ -115,6 +120,7 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 	res.Options.Rules, res.Options.LoadRules, res.Options.Devices, res.Options.FleetEvery = o.Rules, o.LoadRules, o.Devices, o.FleetEvery
 	res.Options.Inflight, res.Options.Probes, res.Options.Format, res.Options.QoS = o.Inflight, o.Probes, string(sim.FormatJSON), 1
 	res.Options.Seconds, res.Options.PacedSeconds, res.Options.PacedRate = o.Duration.Seconds(), o.PacedDuration.Seconds(), o.PacedRate
+	res.Options.IdleLoad = o.IdleLoad
 	mix := append(RuleMix(o.Rules, o.Devices, "bench", o.FleetEvery), probeRuleDef())
 	res.Mix, res.RulesPerReading = mixCounts(mix), rulesPerReading(mix, o.Devices, "bench")
 	hook := newHookReceiver()
@@ -227,7 +233,7 @@ func loadWithProbes(ctx context.Context, load sim.Options, pr *prober, run *Rule
 	} else {
 		probed <- nil
 	}
-	rep, err := runSimProc(ctx, o.EdgeBin, load)
+	rep, err := runSimProc(ctx, o.EdgeBin, load, o.IdleLoad)
 	close(done)
 	if perr := <-probed; err == nil && perr != nil {
 		err = fmt.Errorf("probes: %w", perr)

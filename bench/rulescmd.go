@@ -33,6 +33,8 @@ func rulesCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.IntVar(&o.Probes, "probes", 200, "alert latency probes per load phase")
 	fs.DurationVar(&o.ProbeTimeout, "probe-timeout", 5e9, "a probe whose alert does not arrive within this is lost")
 	fs.IntVar(&o.Rounds, "rounds", 1, "baseline and rules runs (order alternates); ratios compare medians")
+	fs.BoolVar(&o.IdleLoad, "idle-load", false, "run the sim load at the SCHED_IDLE scheduling policy: it gets only the CPU the node leaves,\n"+
+		"as devices on other machines would take none of it")
 	fs.StringVar(&o.EdgeBin, "edge-bin", "", "edgevault binary to run as the edge node (default: this binary)")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	if code, done := parse(fs, args); done {
@@ -54,8 +56,12 @@ func rulesCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 // WriteRulesTable prints a RulesResult as aligned tables.
 func WriteRulesTable(w io.Writer, r RulesResult) {
 	o := r.Options
-	fmt.Fprintf(w, "rules: %d devices, QoS 1, json (5 points/msg); paced %.0f msg/s/device for %.0fs, then saturating (inflight %d) for %.0fs\n",
-		o.Devices, o.PacedRate, o.PacedSeconds, o.Inflight, o.Seconds)
+	load := "load at the normal scheduling policy, sharing the CPUs with the node"
+	if o.IdleLoad {
+		load = "load at the SCHED_IDLE policy, on the CPU the node leaves"
+	}
+	fmt.Fprintf(w, "rules: %d devices, QoS 1, json (5 points/msg); paced %.0f msg/s/device for %.0fs, then saturating (inflight %d) for %.0fs; %s\n",
+		o.Devices, o.PacedRate, o.PacedSeconds, o.Inflight, o.Seconds, load)
 	fmt.Fprintf(w, "mix of %d rules (+1 probe rule), 1 in %d fleet-wide: %v; a reading reaches %.1f rules on average\n\n",
 		o.Rules, o.FleetEvery, r.Mix, r.RulesPerReading)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
