@@ -40,14 +40,11 @@ func runSimProc(ctx context.Context, bin string, o sim.Options, idle bool) (sim.
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	start := cmd.Start
+	run := cmd.Run
 	if idle {
-		start = func() error { return startIdle(cmd) }
+		run = func() error { return runIdle(cmd) }
 	}
-	runErr := start()
-	if runErr == nil {
-		runErr = cmd.Wait() // exits 1 when a publish failed, with the report all the same
-	}
+	runErr := run() // exits 1 when a publish failed, with the report all the same
 	var rep sim.Report
 	if stdout.Len() == 0 && runErr != nil {
 		return rep, fmt.Errorf("sim: %w: %.500s", runErr, stderr.Bytes())
@@ -61,12 +58,15 @@ func runSimProc(ctx context.Context, bin string, o sim.Options, idle bool) (sim.
 	return rep, nil
 }
 
-// startIdle starts cmd under the SCHED_IDLE scheduling policy. The policy
-// is per thread and a new process takes its creator's, so the start runs on
-// a thread of its own that is set to SCHED_IDLE first; that thread is never
-// unlocked, so it ends with its goroutine and no other goroutine of the
-// bench runs on it.
-func startIdle(cmd *exec.Cmd) error {
+// runIdle runs cmd under the SCHED_IDLE scheduling policy. The policy is
+// per thread and a new process takes its creator's, so cmd runs from a
+// thread of its own, set to SCHED_IDLE first. That thread stays until cmd
+// has exited: Pdeathsig kills the child when the thread that started it
+// ends, not the process. It then goes back to SCHED_NORMAL, which takes
+// CAP_SYS_NICE; when that fails, the thread, still locked, ends with its
+// goroutine (or, if it is the main thread, which cannot end, parks for
+// good), so no other goroutine of the bench runs at the idle policy.
+func runIdle(cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -75,7 +75,12 @@ func startIdle(cmd *exec.Cmd) error {
 			errc <- fmt.Errorf("sched_setattr(SCHED_IDLE): %w", err)
 			return
 		}
-		errc <- cmd.Start()
+		err := cmd.Run()
+		attr.Policy = unix.SCHED_NORMAL
+		if unix.SchedSetAttr(0, &attr, 0) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
