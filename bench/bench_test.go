@@ -64,6 +64,29 @@ func TestDirUsage(t *testing.T) {
 	}
 }
 
+// A file deleted between the directory read and its stat (as Pebble deletes
+// obsolete SSTables after a compaction) counts as nothing, not an error.
+func TestDiskUsageSkipsVanishedFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "000007.sst"), make([]byte, 500), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("read dir: %v, %d entries", err, len(ents))
+	}
+	if err := os.Remove(filepath.Join(dir, "000007.sst")); err != nil {
+		t.Fatal(err)
+	}
+	var u DiskUsage
+	if err := u.add(filepath.Join(dir, ents[0].Name()), ents[0]); err != nil {
+		t.Fatalf("vanished file: %v", err)
+	}
+	if u != (DiskUsage{}) {
+		t.Fatalf("vanished file counted: %+v", u)
+	}
+}
+
 func TestLineBatches(t *testing.T) {
 	const start = 1795856400000
 	batches := LineBatches(3, 100, 7, start)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -194,32 +195,45 @@ type DiskUsage struct {
 	SST       int64 `json:"sst"`       // apparent size of Pebble's *.sst files: the compacted data itself
 }
 
-// dirUsage measures dir.
+// dirUsage measures dir. A file that goes away during the walk (Pebble
+// deletes what a compaction made obsolete, in the background) is not
+// counted: settledUsage measures again until two walks agree.
 func dirUsage(dir string) (DiskUsage, error) {
 	var u DiskUsage
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil || d.IsDir() {
 			return err
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		u.Apparent += info.Size()
-		if strings.HasSuffix(path, ".sst") {
-			u.SST += info.Size()
-		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			u.Allocated += st.Blocks * 512
-		} else {
-			u.Allocated += info.Size()
-		}
-		return nil
+		return u.add(path, d)
 	})
 	if err != nil {
 		return u, fmt.Errorf("disk usage: %w", err)
 	}
 	return u, nil
+}
+
+// add counts the file d at path; nothing if it no longer exists.
+func (u *DiskUsage) add(path string, d os.DirEntry) error {
+	info, err := d.Info()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u.Apparent += info.Size()
+	if strings.HasSuffix(path, ".sst") {
+		u.SST += info.Size()
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		u.Allocated += st.Blocks * 512
+	} else {
+		u.Allocated += info.Size()
+	}
+	return nil
 }
 
 // tailBuffer keeps the last max bytes written to it.
