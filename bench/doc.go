@@ -83,8 +83,14 @@
 // process so that the probes and their webhook receiver do not share the
 // load generator's saturated Go scheduler: 100 msg/s per device for 10 s
 // (paced), then as fast as an inflight window of 16 allows for 10 s
-// (saturating). The ratio of saturating msgs/s with over without rules is
-// the throughput figure; edgevault_rules_dropped_total{stage="input"}
+// (saturating). With --idle-load the sim process runs under the SCHED_IDLE
+// policy (set on the thread that starts it, which the child inherits), so
+// it gets only the CPU the node and the bench leave, as devices on other
+// machines would take none of the node's: a diagnostic of how much of the
+// alert latency is the node sharing 2 vCPUs with its own load generator
+// (the load is then no longer saturating the node; its rate is what the
+// leftover CPU lets the generator send). The ratio of saturating msgs/s
+// with over without rules is the throughput figure; edgevault_rules_dropped_total{stage="input"}
 // says how many batches the engine never evaluated (rules never
 // block ingest: a full queue drops the batch for rules).
 //
