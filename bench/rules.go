@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,16 +56,22 @@ func (o *RulesOptions) defaults() {
 // RulesRun is one edge node under the paced then the saturating load,
 // without rules (baseline) or with the mix and the probe rule (rules).
 type RulesRun struct {
-	Name      string        `json:"name"`
-	Round     int           `json:"round"`
-	Rules     int           `json:"rules"`      // loaded, the probe rule included
-	StartupMs float64       `json:"startup_ms"` // process start to /healthz answering 200
-	IdleHeap  HeapStats     `json:"idle_heap"`  // after start, before any load
-	Paced     sim.Report    `json:"paced"`
-	Load      sim.Report    `json:"load"` // saturating
-	Heap      HeapStats     `json:"heap"` // after both loads
-	PeakRSS   int64         `json:"peak_rss_bytes"`
-	Probes    []ProbeResult `json:"probes,omitempty"`
+	Name      string     `json:"name"`
+	Round     int        `json:"round"`
+	Rules     int        `json:"rules"`      // loaded, the probe rule included
+	StartupMs float64    `json:"startup_ms"` // process start to /healthz answering 200
+	IdleHeap  HeapStats  `json:"idle_heap"`  // after start, before any load
+	Paced     sim.Report `json:"paced"`
+	Load      sim.Report `json:"load"` // saturating
+	// LoadCPU is the CPU time the edge process and the load generator
+	// spent per acknowledged message of the saturating load: on the 2
+	// vCPUs they share, the throughput is about 2 s / (edge + load) per
+	// second, so the edge's figure shows what the rules cost it steadier
+	// than msgs/s do.
+	LoadCPU CPUPerMsg     `json:"load_cpu_per_msg"`
+	Heap    HeapStats     `json:"heap"` // after both loads
+	PeakRSS int64         `json:"peak_rss_bytes"`
+	Probes  []ProbeResult `json:"probes,omitempty"`
 	// PacedRulesDropped and RulesDropped count batches of stored readings the engine never saw
 	// because its queue was full (edgevault_rules_dropped_total{stage="input"});
 	// a batch is one message's readings.
@@ -77,6 +84,12 @@ type RulesRun struct {
 }
 
 func (r RulesRun) name() string { return r.Name }
+
+// CPUPerMsg is CPU time (user + system) per acknowledged message, in µs.
+type CPUPerMsg struct {
+	Edge float64 `json:"edge_us"`
+	Load float64 `json:"load_us"` // the sim process
+}
 
 // RulesLoad is the node started with LoadRules rules and no traffic.
 type RulesLoad struct {
@@ -105,6 +118,12 @@ type RulesResult struct {
 	Runs            []RulesRun `json:"runs"`
 	// Ratio is the median saturating msgs/s with rules over without.
 	Ratio float64 `json:"ratio_rules_baseline"`
+	// EdgeCPU is the median LoadCPU.Edge of the runs without and with rules.
+	EdgeCPU struct {
+		Baseline float64 `json:"baseline_us"`
+		Rules    float64 `json:"rules_us"`
+		Load     float64 `json:"load_us"` // the load generator's, median of all runs
+	} `json:"edge_cpu_per_msg"`
 	// ActiveBytesPerRule is the median heap after the loads with rules
 	// minus without, per loaded rule: the rules, their state and what
 	// they produced (alert history, derived series).
@@ -140,6 +159,13 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 		}
 	}
 	res.Ratio = ratio(res.Runs, "rules", "baseline", func(r RulesRun) float64 { return r.Load.MsgsPerSec })
+	edgeCPU := func(r RulesRun) float64 { return r.LoadCPU.Edge }
+	res.EdgeCPU.Baseline, res.EdgeCPU.Rules = medianOf(res.Runs, "baseline", edgeCPU), medianOf(res.Runs, "rules", edgeCPU)
+	var loads []float64
+	for _, r := range res.Runs {
+		loads = append(loads, r.LoadCPU.Load)
+	}
+	res.EdgeCPU.Load = median(loads)
 	heapOf := func(name string) float64 {
 		return medianOf(res.Runs, name, func(r RulesRun) float64 { return float64(r.Heap.HeapAlloc) })
 	}
@@ -198,7 +224,7 @@ func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name stri
 	paced := sim.Options{Broker: mqttAddr, Devices: o.Devices, Rate: o.PacedRate, Duration: o.PacedDuration,
 		Format: sim.FormatJSON, QoS: 1, Inflight: o.Inflight, Prefix: "bench", Seed: 1}
 	o.Log.Info("paced load", "run", name, "rate", o.PacedRate, "duration", o.PacedDuration)
-	if run.Paced, err = loadWithProbes(ctx, paced, pr, &run, "paced", o); err != nil {
+	if run.Paced, _, err = loadWithProbes(ctx, paced, pr, &run, "paced", o); err != nil {
 		return run, err
 	}
 	if run.PacedRulesDropped, err = metricSum(ctx, base, "edgevault_rules_dropped_total", `stage="input"`); err != nil {
@@ -207,16 +233,25 @@ func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name stri
 	sat := paced
 	sat.Rate, sat.Duration = 0, o.Duration
 	o.Log.Info("saturating load", "run", name, "duration", o.Duration)
-	if run.Load, err = loadWithProbes(ctx, sat, pr, &run, "saturating", o); err != nil {
+	cpu0, cpuErr := cpuSeconds(p.pid())
+	var loadCPU time.Duration
+	if run.Load, loadCPU, err = loadWithProbes(ctx, sat, pr, &run, "saturating", o); err != nil {
 		return run, err
+	}
+	cpu1, err := cpuSeconds(p.pid())
+	if err = errors.Join(cpuErr, err); err != nil {
+		run.Notes = append(run.Notes, err.Error())
+	} else if n := float64(run.Load.Acked); n > 0 {
+		run.LoadCPU = CPUPerMsg{Edge: (cpu1 - cpu0) * 1e6 / n, Load: float64(loadCPU.Microseconds()) / n}
 	}
 	run.measureAfter(ctx, base, p.pid())
 	return run, ctx.Err()
 }
 
 // loadWithProbes runs the load and, when pr is set, the probes beside it,
-// spread over the load's duration.
-func loadWithProbes(ctx context.Context, load sim.Options, pr *prober, run *RulesRun, phase string, o RulesOptions) (sim.Report, error) {
+// spread over the load's duration; it returns the load's report and the
+// CPU time of its process.
+func loadWithProbes(ctx context.Context, load sim.Options, pr *prober, run *RulesRun, phase string, o RulesOptions) (sim.Report, time.Duration, error) {
 	done := make(chan struct{})
 	probed := make(chan error, 1)
 	if pr != nil {
@@ -233,18 +268,18 @@ func loadWithProbes(ctx context.Context, load sim.Options, pr *prober, run *Rule
 	} else {
 		probed <- nil
 	}
-	rep, err := runSimProc(ctx, o.EdgeBin, load, o.IdleLoad)
+	rep, cpu, err := runSimProc(ctx, o.EdgeBin, load, o.IdleLoad)
 	close(done)
 	if perr := <-probed; err == nil && perr != nil {
 		err = fmt.Errorf("probes: %w", perr)
 	}
 	if err != nil {
-		return rep, fmt.Errorf("%s load: %w", phase, err)
+		return rep, cpu, fmt.Errorf("%s load: %w", phase, err)
 	}
 	if rep.Failed > 0 {
 		run.Notes = append(run.Notes, fmt.Sprintf("%s load: %d publishes failed", phase, rep.Failed))
 	}
-	return rep, nil
+	return rep, cpu, nil
 }
 
 // measureAfter reads the heap, the rules' counters and their states.

@@ -106,12 +106,15 @@ func TestRulesEdge(t *testing.T) {
 		t.Fatalf("runs %+v", res.Runs)
 	}
 	for _, r := range res.Runs {
-		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.Heap.HeapAlloc == 0 || r.StartupMs <= 0 {
+		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.Heap.HeapAlloc == 0 || r.StartupMs <= 0 || r.LoadCPU.Edge <= 0 || r.LoadCPU.Load <= 0 {
 			t.Errorf("%s run %+v", r.Name, r)
 		}
 		if r.Name == "rules" && (len(r.Probes) != 3 || r.Probes[0].Received == 0 || r.RuleErrors != 0) {
 			t.Errorf("rules run probes %+v, errors %d", r.Probes, r.RuleErrors)
 		}
+	}
+	if c := res.EdgeCPU; c.Baseline <= 0 || c.Rules <= 0 || c.Load <= 0 {
+		t.Errorf("CPU per message %+v", c)
 	}
 	if l := res.Load; l.Rules != 100 || l.StartupMs <= 0 || l.PutMs <= 0 || len(l.Notes) > 0 {
 		t.Errorf("load run %+v", l)

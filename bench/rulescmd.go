@@ -65,11 +65,11 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 	fmt.Fprintf(w, "mix of %d rules (+1 probe rule), 1 in %d fleet-wide: %v; a reading reaches %.1f rules on average\n\n",
 		o.Rules, o.FleetEvery, r.Mix, r.RulesPerReading)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tround\trules\tstartup ms\tpaced acked\tpaced p99 ms\tsat msgs/s\tsat p50 ms\tsat p99 ms\tdropped paced/all\talerts\terrors\theap MiB\tpeak RSS MiB\t")
+	fmt.Fprintln(tw, "run\tround\trules\tstartup ms\tpaced acked\tpaced p99 ms\tsat msgs/s\tsat p50 ms\tsat p99 ms\tedge/load µs/msg\tdropped paced/all\talerts\terrors\theap MiB\tpeak RSS MiB\t")
 	for _, x := range r.Runs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d/%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.0f/%.0f\t%.0f\t%d\t%.1f\t%.1f\t\n", x.Name, x.Round, x.Rules,
-			x.StartupMs, x.Paced.Acked, x.Paced.Sent, x.Paced.P99Ms, x.Load.MsgsPerSec, x.Load.P50Ms, x.Load.P99Ms, x.PacedRulesDropped, x.RulesDropped,
-			x.AlertsRecorded, x.RuleErrors, mib(x.Heap.HeapAlloc), mib(x.PeakRSS))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d/%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.1f/%.1f\t%.0f/%.0f\t%.0f\t%d\t%.1f\t%.1f\t\n", x.Name, x.Round, x.Rules,
+			x.StartupMs, x.Paced.Acked, x.Paced.Sent, x.Paced.P99Ms, x.Load.MsgsPerSec, x.Load.P50Ms, x.Load.P99Ms, x.LoadCPU.Edge, x.LoadCPU.Load,
+			x.PacedRulesDropped, x.RulesDropped, x.AlertsRecorded, x.RuleErrors, mib(x.Heap.HeapAlloc), mib(x.PeakRSS))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nalert latency: probe reading published (QoS 1) -> webhook POST received")
@@ -85,6 +85,10 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 	l := r.Load
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "throughput with/without rules (saturating, medians): %.3f  %s (target >= %.2f)\n", r.Ratio, verdict(r.Ratio >= rulesRatioTarget), rulesRatioTarget)
+	if c := r.EdgeCPU; c.Baseline > 0 {
+		fmt.Fprintf(w, "edge CPU per saturating message (medians): %.1f µs without rules, %.1f µs with (%+.0f %%); load generator %.1f µs\n",
+			c.Baseline, c.Rules, 100*(c.Rules/c.Baseline-1), c.Load)
+	}
 	fmt.Fprintf(w, "heap per active rule (after load, with - without):   %.0f B  %s (target < %d)\n", r.ActiveBytesPerRule,
 		verdict(r.ActiveBytesPerRule < rulesBytesTarget), rulesBytesTarget)
 	fmt.Fprintf(w, "heap per idle rule (%d rules, no traffic):        %.0f B  %s\n", l.Rules, l.BytesPerRule, verdict(l.BytesPerRule < rulesBytesTarget))

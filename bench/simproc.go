@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -27,10 +28,10 @@ import (
 // the CPU the node (and the bench) leave, as devices on their own machines
 // would take none of the node's, while the node still works as fast as the
 // inflight window lets it.
-func runSimProc(ctx context.Context, bin string, o sim.Options, idle bool) (sim.Report, error) {
+func runSimProc(ctx context.Context, bin string, o sim.Options, idle bool) (sim.Report, time.Duration, error) {
 	bin, err := edgeBinary(bin)
 	if err != nil {
-		return sim.Report{}, err
+		return sim.Report{}, 0, err
 	}
 	args := []string{"sim", "--json", "--broker", o.Broker, "--devices", strconv.Itoa(o.Devices),
 		"--rate", strconv.FormatFloat(o.Rate, 'g', -1, 64), "--duration", o.Duration.String(),
@@ -45,17 +46,21 @@ func runSimProc(ctx context.Context, bin string, o sim.Options, idle bool) (sim.
 		run = func() error { return runIdle(cmd) }
 	}
 	runErr := run() // exits 1 when a publish failed, with the report all the same
+	var cpu time.Duration
+	if st := cmd.ProcessState; st != nil {
+		cpu = st.UserTime() + st.SystemTime()
+	}
 	var rep sim.Report
 	if stdout.Len() == 0 && runErr != nil {
-		return rep, fmt.Errorf("sim: %w: %.500s", runErr, stderr.Bytes())
+		return rep, cpu, fmt.Errorf("sim: %w: %.500s", runErr, stderr.Bytes())
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		if runErr != nil {
-			return rep, fmt.Errorf("sim: %w: %.500s", runErr, stderr.Bytes())
+			return rep, cpu, fmt.Errorf("sim: %w: %.500s", runErr, stderr.Bytes())
 		}
-		return rep, fmt.Errorf("sim report: %w", err)
+		return rep, cpu, fmt.Errorf("sim report: %w", err)
 	}
-	return rep, nil
+	return rep, cpu, nil
 }
 
 // runIdle runs cmd under the SCHED_IDLE scheduling policy. The policy is
