@@ -64,10 +64,10 @@ type RulesRun struct {
 	Paced     sim.Report `json:"paced"`
 	Load      sim.Report `json:"load"` // saturating
 	// LoadCPU is the CPU time the edge process and the load generator
-	// spent per acknowledged message of the saturating load: on the 2
-	// vCPUs they share, the throughput is about 2 s / (edge + load) per
-	// second, so the edge's figure shows what the rules cost it steadier
-	// than msgs/s do.
+	// spent per acknowledged message of the saturating load. On the 2
+	// vCPUs they share, msgs/s is about 2 s over the sum of the two; the
+	// edge's figure shows what the rules cost the edge itself, without the
+	// generator's share diluting it.
 	LoadCPU CPUPerMsg     `json:"load_cpu_per_msg"`
 	Heap    HeapStats     `json:"heap"` // after both loads
 	PeakRSS int64         `json:"peak_rss_bytes"`

@@ -51,9 +51,6 @@ func runSimProc(ctx context.Context, bin string, o sim.Options, idle bool) (sim.
 		cpu = st.UserTime() + st.SystemTime()
 	}
 	var rep sim.Report
-	if stdout.Len() == 0 && runErr != nil {
-		return rep, cpu, fmt.Errorf("sim: %w: %.500s", runErr, stderr.Bytes())
-	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		if runErr != nil {
 			return rep, cpu, fmt.Errorf("sim: %w: %.500s", runErr, stderr.Bytes())
