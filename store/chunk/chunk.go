@@ -151,30 +151,17 @@ func Header(b []byte) (kind point.Kind, count int, minT, maxT int64, err error) 
 // Decode appends the block's samples to ts and vals and returns them with the
 // block's kind. On error it returns ts and vals as they were given.
 func Decode(b []byte, ts []int64, vals []point.Value) (point.Kind, []int64, []point.Value, error) {
-	h, err := parseHeader(b)
-	if err != nil {
-		return 0, ts, vals, err
-	}
-	ts0 := len(ts)
-	valEnc, valCol, ts, err := decodeTimesOf(b[h.n:], h, ts)
-	if err != nil {
-		return 0, ts, vals, err
-	}
-	vals0 := len(vals)
-	vals = slices.Grow(vals, h.count)
-	if h.kind == point.KindString && valEnc == encStringDict {
-		vals, err = decodeStrings(valCol, h.count, vals)
-	} else {
-		err = decodeBits(h.kind, valEnc, valCol, h.count, func(bs []uint64) {
+	return decode(b, ts, vals, true, func(h header, enc byte, col []byte, vals []point.Value) ([]point.Value, error) {
+		if h.kind == point.KindString && enc == encStringDict {
+			return decodeStrings(col, h.count, vals)
+		}
+		err := decodeBits(h.kind, enc, col, h.count, func(bs []uint64) {
 			for _, u := range bs {
 				vals = append(vals, point.FromBits(h.kind, u))
 			}
 		})
-	}
-	if err != nil {
-		return 0, ts[:ts0], vals[:vals0], err
-	}
-	return h.kind, ts, vals, nil
+		return vals, err
+	})
 }
 
 // DecodeBits is Decode for blocks of numbers and bools: it appends the
@@ -183,27 +170,35 @@ func Decode(b []byte, ts []int64, vals []point.Value) (point.Kind, []int64, []po
 // to scan. A string block is an error wrapping ErrKind. On error it returns
 // ts and bits as they were given.
 func DecodeBits(b []byte, ts []int64, bits []uint64) (point.Kind, []int64, []uint64, error) {
+	return decode(b, ts, bits, false, func(h header, enc byte, col []byte, bits []uint64) ([]uint64, error) {
+		err := decodeBits(h.kind, enc, col, h.count, func(bs []uint64) { bits = append(bits, bs...) })
+		return bits, err
+	})
+}
+
+// decode reads the header and the timestamps of block b, appending them to
+// ts, then has values append the values of the column col in encoding enc
+// to vals, grown by the block's count. A string block is an error wrapping
+// ErrKind unless strings is set. On error it returns ts and vals as they
+// were given.
+func decode[V any](b []byte, ts []int64, vals []V, strings bool,
+	values func(h header, enc byte, col []byte, vals []V) ([]V, error)) (point.Kind, []int64, []V, error) {
 	h, err := parseHeader(b)
 	if err != nil {
-		return 0, ts, bits, err
+		return 0, ts, vals, err
 	}
-	if h.kind == point.KindString {
-		return 0, ts, bits, fmt.Errorf("decode bits of a string block: %w", ErrKind)
+	if h.kind == point.KindString && !strings {
+		return 0, ts, vals, fmt.Errorf("decode bits of a string block: %w", ErrKind)
 	}
-	ts0 := len(ts)
-	valEnc, valCol, ts, err := decodeTimesOf(b[h.n:], h, ts)
+	ts0, vals0 := len(ts), len(vals)
+	enc, col, ts, err := decodeTimesOf(b[h.n:], h, ts)
 	if err != nil {
-		return 0, ts, bits, err
+		return 0, ts, vals, err
 	}
-	bits0 := len(bits)
-	bits = slices.Grow(bits, h.count)
-	err = decodeBits(h.kind, valEnc, valCol, h.count, func(bs []uint64) {
-		bits = append(bits, bs...)
-	})
-	if err != nil {
-		return 0, ts[:ts0], bits[:bits0], err
+	if vals, err = values(h, enc, col, slices.Grow(vals, h.count)); err != nil {
+		return 0, ts[:ts0], vals[:vals0], err
 	}
-	return h.kind, ts, bits, nil
+	return h.kind, ts, vals, nil
 }
 
 // decodeTimesOf reads the encodings after header h and the timestamp
