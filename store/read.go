@@ -121,22 +121,7 @@ func (db *DB) rawColsInto(ctx context.Context, s *series, from, to int64, c *raw
 	}
 	defer it.Close()
 	c.ts, c.bits = c.ts[:0], c.bits[:0]
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		skip, err := outside(it.Value(), from, to)
-		if err != nil {
-			return fmt.Errorf("series %d: %w", s.id, err)
-		}
-		if skip {
-			continue
-		}
-		if err := c.appendBlock(it.Value(), from, to); err != nil {
-			return fmt.Errorf("series %d: %w", s.id, err)
-		}
-	}
-	if err := it.Error(); err != nil {
+	if err := eachBlock(ctx, it, s, from, to, func(b []byte) error { return c.appendBlock(b, from, to) }); err != nil {
 		return err
 	}
 	c.ts, c.bits = s.head.appendBits(c.ts, c.bits, from, to)
@@ -161,22 +146,11 @@ func (db *DB) rawRangeInto(ctx context.Context, s *series, from, to int64, dst [
 	}
 	var blk blockSamples
 	defer blk.free()
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		skip, err := outside(it.Value(), from, to)
-		if err != nil {
-			return nil, fmt.Errorf("series %d: %w", s.id, err)
-		}
-		if skip {
-			continue
-		}
-		if out, err = blk.appendTo(out, s.kind, it.Value(), from, to); err != nil {
-			return nil, fmt.Errorf("series %d: %w", s.id, err)
-		}
-	}
-	if err := it.Error(); err != nil {
+	err = eachBlock(ctx, it, s, from, to, func(b []byte) (err error) {
+		out, err = blk.appendTo(out, s.kind, b, from, to)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	out = s.head.appendSamples(out, s.kind, from, to)
@@ -224,6 +198,24 @@ func (d *blockSamples) free() {
 	if d.cols != nil {
 		putCols(d.cols)
 	}
+}
+
+// eachBlock calls fn with each block of it, the blocks of s, that may hold
+// points of [from, to) by its header. Errors of a block name the series.
+func eachBlock(ctx context.Context, it *pebble.Iterator, s *series, from, to int64, fn func(b []byte) error) error {
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		skip, err := outside(it.Value(), from, to)
+		if err == nil && !skip {
+			err = fn(it.Value())
+		}
+		if err != nil {
+			return fmt.Errorf("series %d: %w", s.id, err)
+		}
+	}
+	return it.Error()
 }
 
 // outside reports that block b holds no point of [from, to), from its
