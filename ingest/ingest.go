@@ -246,8 +246,7 @@ func (p *Pipeline) storeAsync(m Message, contract string, readings []point.Readi
 		p.log.Warn("ingest refused", "topic", m.Topic, "client", m.ClientID, "err", err)
 		return nil, err
 	}
-	pending := p.db.AppendAsync(readings)
-	p.queued(readings)
+	pending := p.queue(readings)
 	return func() error {
 		res, err := pending.Wait()
 		if err != nil {
@@ -288,11 +287,14 @@ func (p *Pipeline) admitted() error {
 	return nil
 }
 
-// queued tells the rules about readings queued for storage.
-func (p *Pipeline) queued(readings []point.Reading) {
+// queue queues readings for the store's next group commit and tells the
+// rules about them.
+func (p *Pipeline) queue(readings []point.Reading) store.Pending {
+	pending := p.db.AppendAsync(readings)
 	if p.onQueued != nil {
 		p.onQueued(readings)
 	}
+	return pending
 }
 
 func (p *Pipeline) deadLetter(m Message, contract, reason string) error {
@@ -362,9 +364,7 @@ func (p *Pipeline) WriteLines(ctx context.Context, body []byte, precision string
 		if err := p.admitted(); err != nil {
 			return 0, err
 		}
-		pending := p.db.AppendAsync(readings)
-		p.queued(readings)
-		res, err := pending.Wait()
+		res, err := p.queue(readings).Wait()
 		if err != nil {
 			p.messages.WithLabelValues("failed").Inc()
 			return 0, fmt.Errorf("store %d readings: %w", len(readings), err)
