@@ -11,11 +11,12 @@ import (
 // the shortest-digits search of strconv costs most of a large query answer;
 // such a value is written from its integer form instead. It is the same
 // text: when an integer n (|n| < 10^10, exact in a float64) has
-// float64(n)/10^4 == f, the decimal n·10^-4 maps to f, and it is the only
-// decimal of at most 4 places that does (below 10^6, two of them are at least 10^-4 apart, far more than
-// float64's spacing there). So every shorter decimal mapping to f is it
-// with trailing zeros dropped, and that is what strconv's shortest search
-// finds; 'g' writes it without an exponent while 1e-4 <= |f| < 1e6.
+// float64(n)/10^4 == f, the decimal n·10^-4 maps to f, and it is the
+// only decimal of at most 4 places that does (below 10^6, two of them are
+// at least 10^-4 apart, far more than float64's spacing there). So every
+// shorter decimal mapping to f is it with trailing zeros dropped, and that
+// is what strconv's shortest search finds; 'g' writes it without an
+// exponent while 1e-4 <= |f| < 1e6.
 // Everything else goes to strconv.
 func appendFloat(dst []byte, f float64) []byte {
 	a := math.Abs(f)
