@@ -63,10 +63,18 @@ type channel struct {
 	heldRules []string
 	heldSev   rules.Severity
 
+	// slots holds a token per delivery under way (cap: concurrency).
+	slots chan struct{}
+
 	mu        sync.Mutex    // guards the following
 	st        ChannelStatus // counters and last error
 	dropping  bool          // the queue was full at the last Notify
 	dropBurst int           // alerts dropped since dropping began
+	// busy maps the id of each alert being delivered to the messages of
+	// the same alert that arrived since, to deliver in order after it;
+	// waiting counts those, bounded like the queue.
+	busy    map[uint64][]*message
+	waiting int
 }
 
 func (d *Dispatcher) newChannel(cfg *Channel) (*channel, error) {
@@ -75,6 +83,7 @@ func (d *Dispatcher) newChannel(cfg *Channel) (*channel, error) {
 		return nil, err
 	}
 	c := &channel{cfg: cfg, send: s, queue: make(chan alerts.Alert, d.opts.QueueSize),
+		slots: make(chan struct{}, cfg.concurrency()), busy: map[uint64][]*message{},
 		st: ChannelStatus{Name: cfg.Name, Kind: cfg.Kind, State: "ok"}}
 	c.outcome = map[string]prometheus.Counter{}
 	for _, o := range []string{"delivered", "failed", "rate_limited", "queue_dropped"} {
@@ -124,7 +133,57 @@ func (d *Dispatcher) handle(c *channel, a *alerts.Alert) {
 		d.hold(c, a)
 		return
 	}
-	d.deliver(c, d.encode(a, false))
+	d.dispatch(c, d.encode(a, false))
+}
+
+// dispatch starts m's delivery once a slot is free, waiting for one (the
+// queue fills meanwhile), or files it behind the delivery under way of the
+// same alert: one alert's transitions reach the channel in order, while
+// other alerts need not wait for a slow or retried delivery.
+func (d *Dispatcher) dispatch(c *channel, m *message) {
+	id := m.alert.ID
+	c.mu.Lock()
+	if q, ok := c.busy[id]; ok {
+		full := c.waiting >= d.opts.QueueSize
+		if !full {
+			c.busy[id], c.waiting = append(q, m), c.waiting+1
+		}
+		c.mu.Unlock()
+		if full {
+			d.dropped(c, m.alert, "queue full")
+		}
+		return
+	}
+	c.mu.Unlock()
+	c.slots <- struct{}{}
+	c.mu.Lock()
+	c.busy[id] = nil
+	c.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() { <-c.slots }()
+		for ; m != nil; m = c.next(id) {
+			if d.ctx.Err() != nil {
+				d.dropped(c, m.alert, "closed before delivery")
+				continue
+			}
+			d.deliver(c, m)
+		}
+	}()
+}
+
+// next takes the next message of alert id to deliver, or ends its turn.
+func (c *channel) next(id uint64) *message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.busy[id]
+	if len(q) == 0 {
+		delete(c.busy, id)
+		return nil
+	}
+	c.busy[id], c.waiting = q[1:], c.waiting-1
+	return q[0]
 }
 
 // hold counts an alert over the rate limit and folds it into the summary.
@@ -163,7 +222,7 @@ func (d *Dispatcher) flushHeld(c *channel) {
 			c.heldTo.UTC().Format(alerts.TimeFormat), strings.Join(c.heldRules, ", ")),
 	}
 	c.held = 0
-	d.deliver(c, d.encode(&s, true))
+	d.dispatch(c, d.encode(&s, true))
 }
 
 func (d *Dispatcher) dropped(c *channel, a alerts.Alert, why string) {

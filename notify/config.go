@@ -27,9 +27,11 @@ const (
 
 // Defaults of a Channel's zero fields.
 const (
-	DefaultRetries = 5
-	DefaultTimeout = 10 * time.Second
-	maxRetries     = 20
+	DefaultRetries     = 5
+	DefaultTimeout     = 10 * time.Second
+	DefaultConcurrency = 4
+	maxRetries         = 20
+	maxConcurrency     = 64
 )
 
 // File is the document ParseYAML and ParseJSON read.
@@ -58,6 +60,10 @@ type Channel struct {
 	Retries *int `yaml:"retries,omitempty" json:"retries,omitempty"`
 	// Timeout of one attempt; zero means DefaultTimeout.
 	Timeout rules.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// Concurrency is how many deliveries may be under way at once, so that
+	// a slow or retried one does not hold up the alerts behind it; zero
+	// means DefaultConcurrency, 1 delivers one at a time in queue order.
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 }
 
 // SMTP configures an email channel.
@@ -173,6 +179,9 @@ func (c *Channel) validateCommon(p string) error {
 	if c.Retries != nil && (*c.Retries < 0 || *c.Retries > maxRetries) {
 		return invalid(p+".retries", "%d is not between 0 and %d", *c.Retries, maxRetries)
 	}
+	if c.Concurrency < 0 || c.Concurrency > maxConcurrency {
+		return invalid(p+".concurrency", "%d is not between 1 and %d", c.Concurrency, maxConcurrency)
+	}
 	if r := c.RateLimit; r != nil {
 		if r.Per <= 0 {
 			return invalid(p+".rate_limit.per", "must be positive")
@@ -229,6 +238,13 @@ func (c *Channel) retries() int {
 		return DefaultRetries
 	}
 	return *c.Retries
+}
+
+func (c *Channel) concurrency() int {
+	if c.Concurrency == 0 {
+		return DefaultConcurrency
+	}
+	return c.Concurrency
 }
 
 func (c *Channel) timeout() time.Duration {

@@ -122,10 +122,13 @@ func TestRateLimit(t *testing.T) {
 
 func TestQueueOverflow(t *testing.T) {
 	b := &broker{gate: make(chan struct{})}
-	e := start(t, []Channel{{Name: "bus", Kind: KindMQTT, Topic: "a"}}, Options{Publish: b.publish, QueueSize: 2})
-	e.d.Notify(alert(0, rules.SeverityWarning))
-	waitFor(t, "first alert taken", func() bool { return len(e.d.channels[0].queue) == 0 })
-	for i := 1; i <= 5; i++ { // two fit in the queue, three do not
+	e := start(t, []Channel{{Name: "bus", Kind: KindMQTT, Topic: "a", Concurrency: 1}}, Options{Publish: b.publish, QueueSize: 2})
+	// Alert 0 is under way, alert 1 is taken and waits for its turn.
+	for i := range 2 {
+		e.d.Notify(alert(uint64(i), rules.SeverityWarning))
+		waitFor(t, "alert taken", func() bool { return len(e.d.channels[0].queue) == 0 })
+	}
+	for i := 2; i <= 6; i++ { // two fit in the queue, three do not
 		e.d.Notify(alert(uint64(i), rules.SeverityWarning))
 	}
 	if s := e.status(); s.QueueDropped != 3 {
@@ -134,13 +137,13 @@ func TestQueueOverflow(t *testing.T) {
 	if n := e.counter(t, "bus", "queue_dropped"); n != 3 {
 		t.Fatalf("queue_dropped counter %v", n)
 	}
-	for range 3 {
+	for range 4 {
 		b.gate <- struct{}{}
 	}
-	waitFor(t, "queued alerts", func() bool { return len(b.published()) == 3 })
+	waitFor(t, "queued alerts", func() bool { return len(b.published()) == 4 })
 	close(b.gate)
-	e.d.Notify(alert(6, rules.SeverityWarning))
-	waitFor(t, "last alert", func() bool { return len(b.published()) == 4 })
+	e.d.Notify(alert(7, rules.SeverityWarning))
+	waitFor(t, "last alert", func() bool { return len(b.published()) == 5 })
 	logs := e.logs.String()
 	if strings.Count(logs, "notification dropped") != 1 || !strings.Contains(logs, "dropped=3") {
 		t.Fatalf("drops not logged once with their count:\n%s", logs)

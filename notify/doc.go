@@ -17,6 +17,7 @@ or JSON (ParseJSON) with strict decoding; Validate names the key at fault
 	    rate_limit: {per: 1m, burst: 10}
 	    retries: 5                    # default 5; 0 disables retries
 	    timeout: 10s                  # per attempt, default 10s
+	    concurrency: 4                # deliveries under way at once, default 4
 	  - name: bus
 	    kind: mqtt
 	    topic: "alerts/{severity}/{rule}/{device}"   # also {state}
@@ -30,10 +31,21 @@ or JSON (ParseJSON) with strict decoding; Validate names the key at fault
 
 # Delivery
 
-Dispatcher.Notify never blocks: each channel has a bounded queue and one
-delivery goroutine. A full queue drops the alert for that channel, counted
-(queue_dropped) and logged once per burst with the number dropped. Alerts
-below a channel's min_severity are not queued for it.
+Dispatcher.Notify never blocks: each channel has a bounded queue that one
+goroutine takes alerts from. A full queue drops the alert for that channel,
+counted (queue_dropped) and logged once per burst with the number dropped.
+Alerts below a channel's min_severity are not queued for it.
+
+Up to concurrency deliveries of a channel are under way at once, each with
+its own retries, so an endpoint that is slow to answer one alert, or a
+delivery waiting out its backoff, does not hold up the alerts behind it
+(one at a time, an alert failing with the default retries would keep the
+channel busy for its 15 to 31 s of backoff). The transitions of one alert (the
+same ID) are still delivered one after another in the order notified: a
+resolution waits for its trigger's delivery, retries included. Transitions
+waiting so count against the queue's bound like queued alerts. Different
+alerts may therefore arrive out of the order they were notified in;
+concurrency 1 keeps the channel's whole order.
 
 A channel with a rate_limit has a token bucket of burst tokens refilled at
 burst per "per". An alert that finds the bucket empty is not sent on its

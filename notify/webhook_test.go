@@ -165,14 +165,15 @@ func TestCloseDeadline(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 	e := start(t, []Channel{{Name: "hook", Kind: KindWebhook, URL: srv.URL}}, Options{CloseTimeout: 50 * time.Millisecond})
-	for i := range 3 {
+	// Four deliveries hang (the default concurrency); two wait for a slot.
+	for i := range DefaultConcurrency + 2 {
 		e.d.Notify(alert(uint64(i), rules.SeverityWarning))
 	}
 	if err := e.d.Close(); !errors.Is(err, ErrCloseTimeout) {
 		t.Fatalf("close: %v", err)
 	}
 	s := e.status()
-	if s.Failed != 1 || s.QueueDropped != 2 || s.Delivered != 0 {
+	if s.Failed != DefaultConcurrency || s.QueueDropped != 2 || s.Delivered != 0 {
 		t.Fatalf("after close: %+v", s)
 	}
 	e.d.Notify(alert(9, rules.SeverityWarning))
