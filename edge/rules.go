@@ -110,8 +110,10 @@ func (n *Node) onAlert(a rules.Alert) {
 		n.log.Error("alert not recorded", "rule", a.Rule, "key", a.Key, "state", a.State, "err", err)
 		return
 	}
-	n.log.Info("alert", "id", rec.ID, "rule", a.Rule, "device", a.Device, "severity", a.Severity, "state", a.State, "value", a.Value)
+	// Notify first: the log line is a write to stderr, which can block
+	// behind a slow reader (a throttling journal).
 	n.notify.Notify(rec)
+	n.log.Info("alert", "id", rec.ID, "rule", a.Rule, "device", a.Device, "severity", a.Severity, "state", a.State, "value", a.Value)
 }
 
 // deviceMeta gives rules the registry's view of a device.
