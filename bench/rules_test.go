@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -118,5 +120,30 @@ func TestRulesEdge(t *testing.T) {
 	}
 	if l := res.Load; l.Rules != 100 || l.StartupMs <= 0 || l.PutMs <= 0 || len(l.Notes) > 0 {
 		t.Errorf("load run %+v", l)
+	}
+}
+
+// TestHookReceiverReset: a run's probes count from 0 again, so the alerts
+// of the run before must not stand in for theirs (a lost probe would be
+// taken as received, with a negative latency).
+func TestHookReceiverReset(t *testing.T) {
+	h := newHookReceiver()
+	defer h.close()
+	post := func(body string) {
+		t.Helper()
+		resp, err := http.Post(h.url(), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	post(fmt.Sprintf(`{"rule":%q,"state":"triggered","value":%d}`, ProbeRule, probeLimit+1))
+	post(fmt.Sprintf(`{"rule":%q,"state":"resolved","value":0}`, ProbeRule))
+	if at, resolved := h.collect(t.Context(), 0, 1, 0); at[0].IsZero() || resolved != 1 {
+		t.Fatalf("before reset: %v, %d resolved", at, resolved)
+	}
+	h.reset()
+	if at, resolved := h.collect(t.Context(), 0, 1, 0); !at[0].IsZero() || resolved != 0 {
+		t.Fatalf("after reset: %v, %d resolved", at, resolved)
 	}
 }

@@ -47,6 +47,15 @@ func newHookReceiver() *hookReceiver {
 func (h *hookReceiver) url() string { return h.srv.URL + "/hook" }
 func (h *hookReceiver) close()      { h.srv.Close() }
 
+// reset forgets the alerts of earlier runs, whose probe numbers a new
+// prober counts again from 0.
+func (h *hookReceiver) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.triggered)
+	h.resolved = 0
+}
+
 func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	at := time.Now()
 	h.posts.Add(1)
@@ -132,6 +141,7 @@ func newProber(broker string, hook *hookReceiver, timeout time.Duration) (*probe
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		return nil, fmt.Errorf("prober connect: %v", tok.Error())
 	}
+	hook.reset()
 	return &prober{client: c, hook: hook, timeout: timeout}, nil
 }
 
