@@ -104,6 +104,16 @@
 // reading when it is queued for the store, not once it is durable). A probe
 // without its POST within 5 s is lost.
 //
+// The peer (--peer, on by default): each round ends with a run of the same
+// loads and probes through a bare Mosquitto (set_tcp_nodelay on, else a
+// probe's write waits behind the subscriber's delayed ACK of the one
+// before), each probe timed from its Publish call to its arrival at a QoS 1
+// subscriber in the bench, subscribed to the probe devices' topics only:
+// the same trip as an alert's, in on a connection beside the load's and out
+// to the bench's process, with nothing decoded, evaluated, recorded or
+// posted on the way. The report gives, per phase, the median over rounds
+// of the alerts' p99 beside the broker's.
+//
 // Memory: the node's heap after a forced GC (GET /debug/pprof/heap?gc=1,
 // the MemStats at the end of the text profile), after both loads, with
 // minus without rules, per rule: rules, their state (windows, samples,

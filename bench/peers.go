@@ -43,9 +43,9 @@ log_type warning
 `, port)
 }
 
-// startMosquitto runs mosquitto with a generated config and waits until it
-// accepts connections.
-func startMosquitto(ctx context.Context) (_ *peer, err error) {
+// startMosquitto runs mosquitto with MosquittoConfig and the extra lines,
+// and waits until it accepts connections.
+func startMosquitto(ctx context.Context, extra ...string) (_ *peer, err error) {
 	bin, err := lookPath("mosquitto")
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ func startMosquitto(ctx context.Context) (_ *peer, err error) {
 		return nil, err
 	}
 	conf := filepath.Join(p.dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(MosquittoConfig(port)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(MosquittoConfig(port)+strings.Join(extra, "\n")+"\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("write mosquitto config: %w", err)
 	}
 	p.addr = "127.0.0.1:" + strconv.Itoa(port)

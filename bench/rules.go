@@ -32,8 +32,11 @@ type RulesOptions struct {
 	// takes only the CPU the node leaves (as devices on other machines
 	// would); the probes and their webhook receiver keep the normal policy.
 	IdleLoad bool
-	EdgeBin  string // "" means os.Executable()
-	Log      *slog.Logger
+	// NoPeer skips the runs through a bare Mosquitto (PeerRun) that give
+	// the probes' floor under the same loads.
+	NoPeer  bool
+	EdgeBin string // "" means os.Executable()
+	Log     *slog.Logger
 }
 
 func (o *RulesOptions) defaults() {
@@ -109,7 +112,7 @@ type RulesResult struct {
 		Seconds, PacedSeconds, PacedRate                        float64
 		Format                                                  string
 		QoS                                                     int
-		IdleLoad                                                bool
+		IdleLoad, Peer                                          bool
 	} `json:"options"`
 	Mix map[string]int `json:"mix"`
 	// RulesPerReading is how many rules of the mix one reading reaches on
@@ -129,6 +132,29 @@ type RulesResult struct {
 	// they produced (alert history, derived series).
 	ActiveBytesPerRule float64   `json:"active_heap_bytes_per_rule"`
 	Load               RulesLoad `json:"load"`
+	// P99 is, per phase, the median over rounds of the probes' p99.
+	P99 []PhaseP99 `json:"p99_ms"`
+}
+
+// PhaseP99 is the median p99 of one phase's probes: publish to webhook
+// for the alerts, publish to subscriber through Mosquitto for the peer
+// (0 without peer runs).
+type PhaseP99 struct {
+	Phase string  `json:"phase"`
+	Alert float64 `json:"alert"`
+	Peer  float64 `json:"mosquitto"`
+}
+
+func medianP99(runs []RulesRun, name, phase string) float64 {
+	var vs []float64
+	for _, r := range runs {
+		for _, p := range r.Probes {
+			if r.Name == name && p.Phase == phase {
+				vs = append(vs, p.P99Ms)
+			}
+		}
+	}
+	return median(vs)
 }
 
 // Rules runs the analytics benchmark: throughput with and without the
@@ -139,7 +165,7 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 	res.Options.Rules, res.Options.LoadRules, res.Options.Devices, res.Options.FleetEvery = o.Rules, o.LoadRules, o.Devices, o.FleetEvery
 	res.Options.Inflight, res.Options.Probes, res.Options.Format, res.Options.QoS = o.Inflight, o.Probes, string(sim.FormatJSON), 1
 	res.Options.Seconds, res.Options.PacedSeconds, res.Options.PacedRate = o.Duration.Seconds(), o.PacedDuration.Seconds(), o.PacedRate
-	res.Options.IdleLoad = o.IdleLoad
+	res.Options.IdleLoad, res.Options.Peer = o.IdleLoad, !o.NoPeer
 	mix := append(RuleMix(o.Rules, o.Devices, "bench", o.FleetEvery), probeRuleDef())
 	res.Mix, res.RulesPerReading = mixCounts(mix), rulesPerReading(mix, o.Devices, "bench")
 	hook := newHookReceiver()
@@ -157,6 +183,18 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 			run.Round = round
 			res.Runs = append(res.Runs, run)
 		}
+		if !o.NoPeer {
+			run, err := rulesPeerRun(ctx, o)
+			if err != nil {
+				return res, fmt.Errorf("%s run: %w", PeerRun, err)
+			}
+			run.Round = round
+			res.Runs = append(res.Runs, run)
+		}
+	}
+	for _, phase := range []string{"idle", "paced", "saturating"} {
+		res.P99 = append(res.P99, PhaseP99{Phase: phase,
+			Alert: medianP99(res.Runs, "rules", phase), Peer: medianP99(res.Runs, PeerRun, phase)})
 	}
 	res.Ratio = ratio(res.Runs, "rules", "baseline", func(r RulesRun) float64 { return r.Load.MsgsPerSec })
 	edgeCPU := func(r RulesRun) float64 { return r.LoadCPU.Edge }

@@ -104,16 +104,30 @@ func TestRulesEdge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Runs) != 2 || res.Ratio <= 0 {
+	if len(res.Runs) != 3 || res.Ratio <= 0 {
 		t.Fatalf("runs %+v", res.Runs)
 	}
 	for _, r := range res.Runs {
-		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.Heap.HeapAlloc == 0 || r.StartupMs <= 0 || r.LoadCPU.Edge <= 0 || r.LoadCPU.Load <= 0 {
+		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.LoadCPU.Edge <= 0 || r.LoadCPU.Load <= 0 {
 			t.Errorf("%s run %+v", r.Name, r)
 		}
-		if r.Name == "rules" && (len(r.Probes) != 3 || r.Probes[0].Received == 0 || r.RuleErrors != 0) {
-			t.Errorf("rules run probes %+v, errors %d", r.Probes, r.RuleErrors)
+		if r.Name != PeerRun && (r.Heap.HeapAlloc == 0 || r.StartupMs <= 0) {
+			t.Errorf("%s run %+v", r.Name, r)
 		}
+		if r.Name == "baseline" {
+			continue
+		}
+		if len(r.Probes) != 3 || r.RuleErrors != 0 {
+			t.Fatalf("%s run probes %+v, errors %d", r.Name, r.Probes, r.RuleErrors)
+		}
+		for _, p := range r.Probes {
+			if p.Received == 0 || p.Received+p.Lost != p.Probes || p.P50Ms <= 0 || p.P99Ms < p.P50Ms {
+				t.Errorf("%s run, %s probes %+v", r.Name, p.Phase, p)
+			}
+		}
+	}
+	if len(res.P99) != 3 || res.P99[2].Alert <= 0 || res.P99[2].Peer <= 0 {
+		t.Errorf("p99 by phase %+v", res.P99)
 	}
 	if c := res.EdgeCPU; c.Baseline <= 0 || c.Rules <= 0 || c.Load <= 0 {
 		t.Errorf("CPU per message %+v", c)

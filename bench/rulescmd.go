@@ -35,11 +35,15 @@ func rulesCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	fs.IntVar(&o.Rounds, "rounds", 1, "baseline and rules runs (order alternates); ratios compare medians")
 	fs.BoolVar(&o.IdleLoad, "idle-load", false, "run the sim load at the SCHED_IDLE scheduling policy: it gets only the CPU the node leaves,\n"+
 		"as devices on other machines would take none of it")
+	peer := true
+	fs.BoolVar(&peer, "peer", true, "also run the loads and probes through a bare Mosquitto, timing each probe to a subscriber:\n"+
+		"the floor for the alert latency under the same load")
 	fs.StringVar(&o.EdgeBin, "edge-bin", "", "edgevault binary to run as the edge node (default: this binary)")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	if code, done := parse(fs, args); done {
 		return code
 	}
+	o.NoPeer = !peer
 	res, err := Rules(ctx, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench rules: %v\n", err)
@@ -72,12 +76,12 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 			x.PacedRulesDropped, x.RulesDropped, x.AlertsRecorded, x.RuleErrors, mib(x.Heap.HeapAlloc), mib(x.PeakRSS))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nalert latency: probe reading published (QoS 1) -> webhook POST received")
+	fmt.Fprintln(w, "\nprobe latency: reading published (QoS 1) -> rules: alert's webhook POST received; mosquitto: reading received by a subscriber")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tphase\tprobes\tunder load\treceived\tlost\tresolved\tp50 ms\tp99 ms\tmax ms\t")
+	fmt.Fprintln(tw, "run\tround\tphase\tprobes\tunder load\treceived\tlost\tresolved\tp50 ms\tp99 ms\tmax ms\t")
 	for _, x := range r.Runs {
 		for _, p := range x.Probes {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t\n", x.Round, p.Phase, p.Probes, p.UnderLoad, p.Received,
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t\n", x.Name, x.Round, p.Phase, p.Probes, p.UnderLoad, p.Received,
 				p.Lost, p.Resolved, p.P50Ms, p.P99Ms, p.MaxMs)
 		}
 	}
@@ -85,6 +89,13 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 	l := r.Load
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "throughput with/without rules (saturating, medians): %.3f  %s (target >= %.2f)\n", r.Ratio, verdict(r.Ratio >= rulesRatioTarget), rulesRatioTarget)
+	for _, p := range r.P99 {
+		fmt.Fprintf(w, "alert p99, %s (median of rounds): %.2f ms  %s (target < %d)", p.Phase, p.Alert, verdict(p.Alert < rulesP99TargetMs), rulesP99TargetMs)
+		if p.Peer > 0 {
+			fmt.Fprintf(w, "; through bare Mosquitto to a subscriber: %.2f ms", p.Peer)
+		}
+		fmt.Fprintln(w)
+	}
 	if c := r.EdgeCPU; c.Baseline > 0 {
 		fmt.Fprintf(w, "edge CPU per saturating message (medians): %.1f µs without rules, %.1f µs with (%+.0f %%); load generator %.1f µs\n",
 			c.Baseline, c.Rules, 100*(c.Rules/c.Baseline-1), c.Load)

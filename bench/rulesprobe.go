@@ -69,16 +69,26 @@ func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.Rule == ProbeRule {
-		h.mu.Lock()
 		switch {
 		case a.State == "triggered" && a.Value != nil:
-			h.triggered[int(*a.Value)-probeLimit-1] = at
+			h.arrived(*a.Value, at)
 		case a.State == "resolved":
-			h.resolved++
+			h.arrived(0, at)
 		}
-		h.mu.Unlock()
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// arrived files what a probe reading of value v set off, at: the trigger
+// of probe v-probeLimit-1, or a resolution (v = 0, the clearing reading).
+func (h *hookReceiver) arrived(v float64, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if v > probeLimit {
+		h.triggered[int(v)-probeLimit-1] = at
+	} else {
+		h.resolved++
+	}
 }
 
 // collect returns the arrival times of probes first..first+n-1 (zero when
@@ -164,7 +174,7 @@ func (p *prober) run(ctx context.Context, phase string, n int, interval time.Dur
 		if !closed(loadDone) {
 			res.UnderLoad++
 		}
-		dev := fmt.Sprintf("%s-%04d", probePrefix, p.seq%probeDevices)
+		dev := probeDevice(p.seq % probeDevices)
 		sent[i] = time.Now()
 		toks = append(toks, p.publish(dev, float64(probeLimit+1+p.seq)), p.publish(dev, 0))
 		p.seq++
@@ -196,8 +206,11 @@ func (p *prober) run(ctx context.Context, phase string, n int, interval time.Dur
 
 func (p *prober) publish(dev string, v float64) mqtt.Token {
 	body := `{"ts":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `,"` + probeMetric + `":` + strconv.FormatFloat(v, 'f', -1, 64) + `}`
-	return p.client.Publish("devices/"+dev+"/telemetry", 1, false, body)
+	return p.client.Publish(probeTopic(dev), 1, false, body)
 }
+
+func probeDevice(i int) string     { return fmt.Sprintf("%s-%04d", probePrefix, i) }
+func probeTopic(dev string) string { return "devices/" + dev + "/telemetry" }
 
 func sleepUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
