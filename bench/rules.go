@@ -250,14 +250,9 @@ func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name stri
 	// and skip the windows. (Two messages of a device within a millisecond
 	// overwrite one point in the store; the rules see both.)
 	if pr != nil {
-		// Idle: the pipeline's own latency, without queueing behind a load.
-		idle := make(chan struct{})
-		close(idle)
-		res, err := pr.run(ctx, "idle", o.Probes, 10*time.Millisecond, idle)
-		if err != nil {
-			return run, fmt.Errorf("idle probes: %w", err)
+		if err := run.idleProbes(ctx, pr, o); err != nil {
+			return run, err
 		}
-		run.Probes = append(run.Probes, res)
 	}
 	paced := sim.Options{Broker: mqttAddr, Devices: o.Devices, Rate: o.PacedRate, Duration: o.PacedDuration,
 		Format: sim.FormatJSON, QoS: 1, Inflight: o.Inflight, Prefix: "bench", Seed: 1}
@@ -268,22 +263,45 @@ func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name stri
 	if run.PacedRulesDropped, err = metricSum(ctx, base, "edgevault_rules_dropped_total", `stage="input"`); err != nil {
 		run.Notes = append(run.Notes, err.Error())
 	}
-	sat := paced
-	sat.Rate, sat.Duration = 0, o.Duration
 	o.Log.Info("saturating load", "run", name, "duration", o.Duration)
-	cpu0, cpuErr := cpuSeconds(p.pid())
-	var loadCPU time.Duration
-	if run.Load, loadCPU, err = loadWithProbes(ctx, sat, pr, &run, "saturating", o); err != nil {
+	if err := run.saturate(ctx, paced, pr, o, p.pid()); err != nil {
 		return run, err
 	}
-	cpu1, err := cpuSeconds(p.pid())
+	run.measureAfter(ctx, base, p.pid())
+	return run, ctx.Err()
+}
+
+// idleProbes measures the pipeline's own latency, without queueing behind
+// a load: probes 10 ms apart.
+func (run *RulesRun) idleProbes(ctx context.Context, pr *prober, o RulesOptions) error {
+	idle := make(chan struct{})
+	close(idle)
+	res, err := pr.run(ctx, "idle", o.Probes, 10*time.Millisecond, idle)
+	if err != nil {
+		return fmt.Errorf("idle probes: %w", err)
+	}
+	run.Probes = append(run.Probes, res)
+	return nil
+}
+
+// saturate runs the paced load's saturating twin with the probes, and the
+// CPU per message of the server (pid) and of the load generator.
+func (run *RulesRun) saturate(ctx context.Context, paced sim.Options, pr *prober, o RulesOptions, pid int) error {
+	sat := paced
+	sat.Rate, sat.Duration = 0, o.Duration
+	cpu0, cpuErr := cpuSeconds(pid)
+	var loadCPU time.Duration
+	var err error
+	if run.Load, loadCPU, err = loadWithProbes(ctx, sat, pr, run, "saturating", o); err != nil {
+		return err
+	}
+	cpu1, err := cpuSeconds(pid)
 	if err = errors.Join(cpuErr, err); err != nil {
 		run.Notes = append(run.Notes, err.Error())
 	} else if n := float64(run.Load.Acked); n > 0 {
 		run.LoadCPU = CPUPerMsg{Edge: (cpu1 - cpu0) * 1e6 / n, Load: float64(loadCPU.Microseconds()) / n}
 	}
-	run.measureAfter(ctx, base, p.pid())
-	return run, ctx.Err()
+	return nil
 }
 
 // loadWithProbes runs the load and, when pr is set, the probes beside it,

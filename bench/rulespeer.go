@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -44,30 +43,16 @@ func rulesPeerRun(ctx context.Context, o RulesOptions) (RulesRun, error) {
 		return run, err
 	}
 	defer pr.close()
-	idle := make(chan struct{})
-	close(idle)
-	res, err := pr.run(ctx, "idle", o.Probes, 10*time.Millisecond, idle)
-	if err != nil {
-		return run, fmt.Errorf("idle probes: %w", err)
+	if err := run.idleProbes(ctx, pr, o); err != nil {
+		return run, err
 	}
-	run.Probes = append(run.Probes, res)
 	paced := sim.Options{Broker: p.addr, Devices: o.Devices, Rate: o.PacedRate, Duration: o.PacedDuration,
 		Format: sim.FormatJSON, QoS: 1, Inflight: o.Inflight, Prefix: "bench", Seed: 1}
 	if run.Paced, _, err = loadWithProbes(ctx, paced, pr, &run, "paced", o); err != nil {
 		return run, err
 	}
-	sat := paced
-	sat.Rate, sat.Duration = 0, o.Duration
-	cpu0, cpuErr := cpuSeconds(p.pid())
-	var loadCPU time.Duration
-	if run.Load, loadCPU, err = loadWithProbes(ctx, sat, pr, &run, "saturating", o); err != nil {
+	if err := run.saturate(ctx, paced, pr, o, p.pid()); err != nil {
 		return run, err
-	}
-	cpu1, err := cpuSeconds(p.pid())
-	if err = errors.Join(cpuErr, err); err != nil {
-		run.Notes = append(run.Notes, err.Error())
-	} else if n := float64(run.Load.Acked); n > 0 {
-		run.LoadCPU = CPUPerMsg{Edge: (cpu1 - cpu0) * 1e6 / n, Load: float64(loadCPU.Microseconds()) / n}
 	}
 	run.PeakRSS, err = peakRSS(p.pid())
 	if err != nil {
@@ -80,12 +65,9 @@ func rulesPeerRun(ctx context.Context, o RulesOptions) (RulesRun, error) {
 // only (not to the load's), and files each probe reading in hook as it
 // arrives.
 func subscribeProbes(broker string, hook *hookReceiver) (mqtt.Client, error) {
-	o := mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("bench-probe-subscriber").
-		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
-		SetOrderMatters(false)
-	c := mqtt.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return nil, fmt.Errorf("probe subscriber connect: %v", tok.Error())
+	c, err := connectProbeClient(broker, "bench-probe-subscriber")
+	if err != nil {
+		return nil, err
 	}
 	filters := make(map[string]byte, probeDevices)
 	for i := range probeDevices {

@@ -144,12 +144,9 @@ type prober struct {
 }
 
 func newProber(broker string, hook *hookReceiver, timeout time.Duration) (*prober, error) {
-	o := mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("bench-prober").
-		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
-		SetOrderMatters(false)
-	c := mqtt.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return nil, fmt.Errorf("prober connect: %v", tok.Error())
+	c, err := connectProbeClient(broker, "bench-prober")
+	if err != nil {
+		return nil, err
 	}
 	hook.reset()
 	return &prober{client: c, hook: hook, timeout: timeout}, nil
@@ -207,6 +204,18 @@ func (p *prober) run(ctx context.Context, phase string, n int, interval time.Dur
 func (p *prober) publish(dev string, v float64) mqtt.Token {
 	body := `{"ts":` + strconv.FormatInt(time.Now().UnixMilli(), 10) + `,"` + probeMetric + `":` + strconv.FormatFloat(v, 'f', -1, 64) + `}`
 	return p.client.Publish(probeTopic(dev), 1, false, body)
+}
+
+// connectProbeClient connects an MQTT 3.1.1 client of the probes.
+func connectProbeClient(broker, id string) (mqtt.Client, error) {
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID(id).
+		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
+		SetOrderMatters(false)
+	c := mqtt.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("%s connect: %v", id, tok.Error())
+	}
+	return c, nil
 }
 
 func probeDevice(i int) string     { return fmt.Sprintf("%s-%04d", probePrefix, i) }
