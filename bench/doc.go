@@ -92,7 +92,9 @@
 // leftover CPU lets the generator send). The ratio of saturating msgs/s
 // with over without rules is the throughput figure; edgevault_rules_dropped_total{stage="input"}
 // says how many batches the engine never evaluated (rules never
-// block ingest: a full queue drops the batch for rules).
+// block ingest: a full queue drops the batch for rules). Each round's two
+// runs are back to back, so the report also gives each round's ratio: their
+// spread shows how far the box drifts within a command.
 //
 // Before the loads (idle, 10 ms apart) and during each load of the rules
 // run, 200 probes spread over the phase

@@ -121,6 +121,10 @@ type RulesResult struct {
 	Runs            []RulesRun `json:"runs"`
 	// Ratio is the median saturating msgs/s with rules over without.
 	Ratio float64 `json:"ratio_rules_baseline"`
+	// RoundRatios is each round's saturating msgs/s with rules over
+	// without: the two runs of a round are back to back, so the spread of
+	// these shows how far the box drifts.
+	RoundRatios []float64 `json:"round_ratios"`
 	// EdgeCPU is the median LoadCPU.Edge of the runs without and with rules.
 	EdgeCPU struct {
 		Baseline float64 `json:"baseline_us"`
@@ -143,6 +147,22 @@ type PhaseP99 struct {
 	Phase string  `json:"phase"`
 	Alert float64 `json:"alert"`
 	Peer  float64 `json:"mosquitto"`
+}
+
+// roundRatios pairs the rules and baseline runs of each round.
+func roundRatios(runs []RulesRun) []float64 {
+	var out []float64
+	for i := range runs {
+		if runs[i].Name != "rules" {
+			continue
+		}
+		for _, b := range runs {
+			if b.Name == "baseline" && b.Round == runs[i].Round && b.Load.MsgsPerSec > 0 {
+				out = append(out, runs[i].Load.MsgsPerSec/b.Load.MsgsPerSec)
+			}
+		}
+	}
+	return out
 }
 
 func medianP99(runs []RulesRun, name, phase string) float64 {
@@ -197,6 +217,7 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 			Alert: medianP99(res.Runs, "rules", phase), Peer: medianP99(res.Runs, PeerRun, phase)})
 	}
 	res.Ratio = ratio(res.Runs, "rules", "baseline", func(r RulesRun) float64 { return r.Load.MsgsPerSec })
+	res.RoundRatios = roundRatios(res.Runs)
 	edgeCPU := func(r RulesRun) float64 { return r.LoadCPU.Edge }
 	res.EdgeCPU.Baseline, res.EdgeCPU.Rules = medianOf(res.Runs, "baseline", edgeCPU), medianOf(res.Runs, "rules", edgeCPU)
 	var loads []float64

@@ -104,7 +104,7 @@ func TestRulesEdge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Runs) != 3 || res.Ratio <= 0 {
+	if len(res.Runs) != 3 || res.Ratio <= 0 || len(res.RoundRatios) != 1 || res.RoundRatios[0] != res.Ratio {
 		t.Fatalf("runs %+v", res.Runs)
 	}
 	for _, r := range res.Runs {
@@ -159,5 +159,19 @@ func TestHookReceiverReset(t *testing.T) {
 	h.reset()
 	if at, resolved := h.collect(t.Context(), 0, 1, 0); !at[0].IsZero() || resolved != 0 {
 		t.Fatalf("after reset: %v, %d resolved", at, resolved)
+	}
+}
+
+func TestRoundRatios(t *testing.T) {
+	run := func(name string, round int, rate float64) RulesRun {
+		r := RulesRun{Name: name, Round: round}
+		r.Load.MsgsPerSec = rate
+		return r
+	}
+	runs := []RulesRun{run("baseline", 1, 100), run("rules", 1, 90), run(PeerRun, 1, 50),
+		run("rules", 2, 120), run("baseline", 2, 100), run(PeerRun, 2, 50)}
+	got := roundRatios(runs)
+	if len(got) != 2 || got[0] != 0.9 || got[1] != 1.2 {
+		t.Fatalf("round ratios %v, want [0.9 1.2]", got)
 	}
 }

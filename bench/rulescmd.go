@@ -89,6 +89,13 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 	l := r.Load
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "throughput with/without rules (saturating, medians): %.3f  %s (target >= %.2f)\n", r.Ratio, verdict(r.Ratio >= rulesRatioTarget), rulesRatioTarget)
+	if len(r.RoundRatios) > 0 {
+		fmt.Fprintf(w, "  per round (with/without, back to back): ")
+		for _, x := range r.RoundRatios {
+			fmt.Fprintf(w, "%.2f ", x)
+		}
+		fmt.Fprintf(w, "(median %.3f)\n", median(r.RoundRatios))
+	}
 	for _, p := range r.P99 {
 		fmt.Fprintf(w, "alert p99, %s (median of rounds): %.2f ms  %s (target < %d)", p.Phase, p.Alert, verdict(p.Alert < rulesP99TargetMs), rulesP99TargetMs)
 		if p.Peer > 0 {
