@@ -67,8 +67,12 @@ notify:
 	}
 	n := startEdge(t, t.TempDir(), "--config", cfg)
 	c := n.client(t, "freezer-1")
+	// Each reading carries its own millisecond: two messages the node
+	// stamps with the same receive time are one point, the later one.
+	at := time.Now().UnixMilli()
 	send := func(temp float64) {
-		publish(t, c, "devices/freezer-1/telemetry", 1, []byte(fmt.Sprintf(`{"temperature":%g,"linkquality":99}`, temp)))
+		at++
+		publish(t, c, "devices/freezer-1/telemetry", 1, []byte(fmt.Sprintf(`{"ts":%d,"temperature":%g,"linkquality":99}`, at, temp)))
 	}
 	send(-20)
 	send(-5)
