@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,16 @@ notify:
 	n.get(t, fmt.Sprintf("/api/v1/alerts/%d", id), &final)
 	if final.State != "resolved" || recv.bad != 0 {
 		t.Fatalf("alert %d state %q, bad signatures %d", id, final.State, recv.bad)
+	}
+	// Each delivery is timed from its cause in the latency histogram.
+	resp, err := http.Get("http://" + n.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `edgevault_notification_latency_seconds_count{channel="hook"} 3`; !strings.Contains(string(metrics), want) {
+		t.Fatalf("/metrics lacks %q", want)
 	}
 	if got := n.query(t, "freezer-1", "linkquality"); len(got) != 0 {
 		t.Fatalf("routing should have dropped linkquality, stored %v", got)

@@ -3,6 +3,7 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -103,8 +104,9 @@ func (n *Node) waitDerived(done chan<- struct{}) {
 	}
 }
 
-// onAlert keeps an alert transition in the history, then notifies.
-func (n *Node) onAlert(a rules.Alert) {
+// onAlert keeps an alert transition in the history, then notifies; received
+// is when its cause reached the rules.
+func (n *Node) onAlert(a rules.Alert, received time.Time) {
 	rec, err := n.alerts.Record(a)
 	if err != nil {
 		n.log.Error("alert not recorded", "rule", a.Rule, "key", a.Key, "state", a.State, "err", err)
@@ -112,7 +114,7 @@ func (n *Node) onAlert(a rules.Alert) {
 	}
 	// Notify first: the log line is a write to stderr, which can block
 	// behind a slow reader (a throttling journal).
-	n.notify.Notify(rec)
+	n.notify.NotifySince(rec, received)
 	n.log.Info("alert", "id", rec.ID, "rule", a.Rule, "device", a.Device, "severity", a.Severity, "state", a.State, "value", a.Value)
 }
 

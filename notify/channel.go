@@ -52,9 +52,10 @@ type channel struct {
 	cfg     *Channel
 	send    sender
 	minRank int
-	queue   chan alerts.Alert
+	queue   chan queued
 	bucket  *bucket // nil: no rate limit
 	outcome map[string]prometheus.Counter
+	latency prometheus.Observer
 
 	// Owned by the channel's goroutine: alerts held back by the rate limit.
 	held      int
@@ -82,13 +83,14 @@ func (d *Dispatcher) newChannel(cfg *Channel) (*channel, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &channel{cfg: cfg, send: s, queue: make(chan alerts.Alert, d.opts.QueueSize),
+	c := &channel{cfg: cfg, send: s, queue: make(chan queued, d.opts.QueueSize),
 		slots: make(chan struct{}, cfg.concurrency()), busy: map[uint64][]*message{},
 		st: ChannelStatus{Name: cfg.Name, Kind: cfg.Kind, State: "ok"}}
 	c.outcome = map[string]prometheus.Counter{}
 	for _, o := range []string{"delivered", "failed", "rate_limited", "queue_dropped"} {
 		c.outcome[o] = d.total.WithLabelValues(cfg.Name, o)
 	}
+	c.latency = d.latency.WithLabelValues(cfg.Name)
 	if cfg.MinSeverity != "" {
 		c.minRank = severityRank(cfg.MinSeverity)
 	}
@@ -108,7 +110,7 @@ func (d *Dispatcher) run(c *channel) {
 			wake = time.After(min(max(wait, 10*time.Millisecond), time.Second))
 		}
 		select {
-		case a, ok := <-c.queue:
+		case q, ok := <-c.queue:
 			if !ok {
 				d.flushHeld(c)
 				if c.held > 0 {
@@ -116,14 +118,15 @@ func (d *Dispatcher) run(c *channel) {
 				}
 				return
 			}
-			d.handle(c, &a)
+			d.handle(c, &q)
 		case <-wake:
 			d.flushHeld(c)
 		}
 	}
 }
 
-func (d *Dispatcher) handle(c *channel, a *alerts.Alert) {
+func (d *Dispatcher) handle(c *channel, q *queued) {
+	a := &q.a
 	if d.ctx.Err() != nil {
 		d.dropped(c, *a, "closed before delivery")
 		return
@@ -133,7 +136,9 @@ func (d *Dispatcher) handle(c *channel, a *alerts.Alert) {
 		d.hold(c, a)
 		return
 	}
-	d.dispatch(c, d.encode(a, false))
+	m := d.encode(a, false)
+	m.since = q.since
+	d.dispatch(c, m)
 }
 
 // dispatch starts m's delivery once a slot is free, waiting for one (the

@@ -65,6 +65,7 @@ type Dispatcher struct {
 	log      *slog.Logger
 	channels []*channel
 	total    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 	ctx      context.Context // cancelled when Close gives up
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -82,7 +83,12 @@ func New(channels []Channel, opts Options) (*Dispatcher, error) {
 	d := &Dispatcher{opts: opts, log: opts.Logger, total: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgevault_notifications_total",
 		Help: "Notifications by channel and outcome: delivered, failed, rate_limited, queue_dropped.",
-	}, []string{"channel", "outcome"})}
+	}, []string{"channel", "outcome"}), latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "edgevault_notification_latency_seconds",
+		Help: "From the cause of an alert transition (the reading that set it off reaching the rules) " +
+			"to its notification delivered, retries included, by channel.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15), // 1 ms to 16 s
+	}, []string{"channel"})}
 	for i := range channels {
 		c, err := d.newChannel(&channels[i])
 		if err != nil {
@@ -91,8 +97,10 @@ func New(channels []Channel, opts Options) (*Dispatcher, error) {
 		d.channels = append(d.channels, c)
 	}
 	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(d.total); err != nil {
-			return nil, fmt.Errorf("register notify metrics: %w", err)
+		for _, m := range []prometheus.Collector{d.total, d.latency} {
+			if err := opts.Registerer.Register(m); err != nil {
+				return nil, fmt.Errorf("register notify metrics: %w", err)
+			}
 		}
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -153,7 +161,12 @@ func (d *Dispatcher) newSender(cfg *Channel) (sender, error) {
 
 // Notify queues a for every channel whose min_severity it reaches. It never
 // blocks: a channel whose queue is full drops a, counted and logged.
-func (d *Dispatcher) Notify(a alerts.Alert) {
+func (d *Dispatcher) Notify(a alerts.Alert) { d.NotifySince(a, d.opts.Now()) }
+
+// NotifySince is Notify for an alert whose cause happened at since (the
+// reading that set it off reaching the rules): a delivery observes the
+// time from since in edgevault_notification_latency_seconds.
+func (d *Dispatcher) NotifySince(a alerts.Alert, since time.Time) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, c := range d.channels {
@@ -165,7 +178,7 @@ func (d *Dispatcher) Notify(a alerts.Alert) {
 			continue
 		}
 		select {
-		case c.queue <- a:
+		case c.queue <- queued{a, since}:
 			c.enqueued(d.log)
 		default:
 			d.dropped(c, a, "queue full")
@@ -181,6 +194,12 @@ func (d *Dispatcher) encode(a *alerts.Alert, summary bool) *message {
 	return &message{alert: *a, body: body, summary: summary}
 }
 
+// queued is an alert in a channel's queue, with when its cause happened.
+type queued struct {
+	a     alerts.Alert
+	since time.Time
+}
+
 // deliver sends m with retries and records the outcome.
 func (d *Dispatcher) deliver(c *channel, m *message) {
 	var err error
@@ -193,6 +212,9 @@ func (d *Dispatcher) deliver(c *channel, m *message) {
 		if err == nil {
 			c.succeeded()
 			c.outcome["delivered"].Inc()
+			if !m.since.IsZero() {
+				c.latency.Observe(d.opts.Now().Sub(m.since).Seconds())
+			}
 			return
 		}
 		if attempts > c.cfg.retries() || isPermanent(err) || d.ctx.Err() != nil {

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/edgevault/edgevault/alerts"
 	"github.com/edgevault/edgevault/rules"
 )
@@ -197,5 +200,38 @@ func TestNotifyConcurrentWithClose(t *testing.T) {
 	s := e.status()
 	if got := s.Delivered + s.QueueDropped; got != 800 || int(s.Delivered) != len(b.published()) {
 		t.Fatalf("delivered %d + dropped %d != 800 notified (published %d)", s.Delivered, s.QueueDropped, len(b.published()))
+	}
+}
+
+// A delivery observes the time from the alert's cause in
+// edgevault_notification_latency_seconds{channel}; a failed one does not.
+func TestNotificationLatency(t *testing.T) {
+	b := &broker{fail: 1}
+	e := start(t, []Channel{{Name: "bus", Kind: KindMQTT, Topic: "a", Retries: intp(0)}}, Options{Publish: b.publish})
+	e.d.NotifySince(alert(1, rules.SeverityWarning), e.clock.Now().Add(-2*time.Second)) // fails
+	waitFor(t, "the failure", func() bool { return e.status().Failed == 1 })
+	e.d.NotifySince(alert(2, rules.SeverityWarning), e.clock.Now().Add(-3*time.Second))
+	waitFor(t, "the delivery", func() bool { return e.status().Delivered == 1 })
+	var m dto.Metric
+	h, err := e.d.latency.GetMetricWithLabelValues("bus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetHistogram(); got.GetSampleCount() != 1 || got.GetSampleSum() != 3 {
+		t.Fatalf("latency histogram: %d samples, sum %v s; want 1 of 3 s", got.GetSampleCount(), got.GetSampleSum())
+	}
+	mf, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range mf {
+		found = found || f.GetName() == "edgevault_notification_latency_seconds"
+	}
+	if !found {
+		t.Fatal("edgevault_notification_latency_seconds not registered")
 	}
 }

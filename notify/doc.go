@@ -70,6 +70,13 @@ number of consecutive failed deliveries and a state, "failing" from a failed
 delivery until the next successful one, else "ok". The same outcomes are
 counted in edgevault_notifications_total{channel,outcome}.
 
+edgevault_notification_latency_seconds{channel} is a histogram of the time
+from an alert transition's cause to its delivery, retries included:
+NotifySince takes the cause's time (the edge node passes the moment the
+reading that set the alert off reached the rules, or for a transition that
+time or a call caused, the transition itself); Notify takes now. This is
+the publish-to-notification latency the node can see, from ingest on.
+
 Close stops accepting alerts (later ones count as queue_dropped), lets the
 queues drain for up to Options.CloseTimeout, then cancels webhook and email
 attempts under way and counts what is still queued as queue_dropped.

@@ -25,6 +25,7 @@ type message struct {
 	alert   alerts.Alert
 	body    []byte
 	summary bool
+	since   time.Time // cause of the alert; zero for summaries
 }
 
 // sender delivers one message in one attempt.

@@ -9,6 +9,7 @@ event patterns, evaluated on each reading as it arrives at the edge.
 	err := e.Set(ruleList)          // atomic replace; invalid rules are refused
 	e.Observe(reading)              // hot path: only rules indexed under the metric run
 	e.ObserveBatch(readings)        // the same, under one lock
+	e.ObserveBatchAt(readings, at)  // and its outputs carry at (Output.Received)
 	e.DeviceStatus("dev", false, t) // online/offline transitions are events too
 	e.Tick()                        // once a second or so: windows close, `for` elapses
 

@@ -75,7 +75,9 @@ type Engine struct {
 
 	mu    sync.Mutex // guards the following
 	rules []*ruleState
-	byID  map[string]*ruleState
+	// received is the batch's time during ObserveBatchAt, for emit.
+	received time.Time
+	byID     map[string]*ruleState
 	// The index of reading hooks has three classes, visited in this
 	// order, each in rule order (hook.seq): exact metric names (byMetric,
 	// or byMetricDev when the device is exact too), any metric of one
@@ -325,12 +327,19 @@ func (e *Engine) Observe(r point.Reading) {
 }
 
 // ObserveBatch is Observe for each reading in turn, under one lock.
-func (e *Engine) ObserveBatch(rs []point.Reading) {
+func (e *Engine) ObserveBatch(rs []point.Reading) { e.ObserveBatchAt(rs, time.Time{}) }
+
+// ObserveBatchAt is ObserveBatch for readings that reached the rules at
+// received (wall clock), which the outputs they cause carry in
+// Output.Received.
+func (e *Engine) ObserveBatchAt(rs []point.Reading, received time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.received = received
 	for i := range rs {
 		e.observe(&rs[i]) // read only, and no pointer into rs is kept
 	}
+	e.received = time.Time{}
 }
 
 func (e *Engine) observe(r *point.Reading) {
@@ -578,6 +587,7 @@ func (rs *ruleState) status() RuleStatus {
 
 func (e *Engine) emit(o Output) {
 	e.stats.Outputs++
+	o.Received = e.received
 	e.opts.Emit(o)
 }
 

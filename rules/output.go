@@ -1,6 +1,10 @@
 package rules
 
-import "github.com/edgevault/edgevault/point"
+import (
+	"time"
+
+	"github.com/edgevault/edgevault/point"
+)
 
 // OutputKind tags the variant an Output carries.
 type OutputKind uint8
@@ -31,6 +35,10 @@ type Output struct {
 	Point point.Reading
 	Alert Alert
 	Err   error
+	// Received is when the readings that caused the output reached the
+	// rules (ObserveBatchAt's wall-clock time); zero for outputs of other
+	// calls (Observe, Tick, Ack).
+	Received time.Time
 }
 
 // AlertState is a step of the alert lifecycle.

@@ -45,8 +45,12 @@ type ServiceOptions struct {
 	Compiled []*Compiled
 	// Append stores derived points (window results).
 	Append func([]point.Reading) error
-	// Alert receives alert transitions, on the service's goroutine.
-	Alert func(Alert)
+	// Alert receives alert transitions, on the service's goroutine, with
+	// the wall-clock time the reading that caused the transition reached
+	// the rules (Observe), or the time of the transition for those that
+	// time or a call caused (a `for` elapsing, a window closing, a device
+	// going offline, an acknowledgement).
+	Alert func(a Alert, received time.Time)
 	// QueueSize bounds the batches of readings waiting for the engine
 	// (default 4096); a full queue drops the batch for rules only (it is
 	// stored all the same) and counts it.
@@ -69,7 +73,7 @@ type RuleView struct {
 type Service struct {
 	o      ServiceOptions
 	eng    *Engine
-	in     chan []point.Reading
+	in     chan observed
 	out    chan Output
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -94,7 +98,7 @@ func NewService(o ServiceOptions) (*Service, error) {
 	if o.Engine.Logger == nil {
 		o.Engine.Logger = slog.Default()
 	}
-	s := &Service{o: o, in: make(chan []point.Reading, o.QueueSize), out: make(chan Output, o.QueueSize),
+	s := &Service{o: o, in: make(chan observed, o.QueueSize), out: make(chan Output, o.QueueSize),
 		stop: make(chan struct{}), cfg: map[string]Rule{}, api: map[string]Rule{}}
 	s.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgevault_rules_dropped_total",
@@ -202,8 +206,8 @@ func (s *Service) run() {
 		select {
 		case <-s.stop:
 			return
-		case rs := <-s.in:
-			s.eng.ObserveBatch(rs)
+		case b := <-s.in:
+			s.eng.ObserveBatchAt(b.rs, b.at)
 		case <-tick.C:
 			s.eng.Tick()
 		}
@@ -267,15 +271,24 @@ func (s *Service) handle(o Output) {
 		s.store([]point.Reading{o.Point})
 	case OutputAlert:
 		if s.o.Alert != nil {
-			s.o.Alert(o.Alert)
+			s.o.Alert(o.Alert, o.Received)
 		}
 	case OutputError:
 		s.o.Engine.Logger.Warn("rule failed", "rule", o.Rule, "err", o.Err)
 	}
 }
 
+// observed is a batch of readings and when it reached the rules.
+type observed struct {
+	rs []point.Reading
+	at time.Time
+}
+
 // emit runs under the engine's lock: it must not block.
 func (s *Service) emit(o Output) {
+	if o.Received.IsZero() {
+		o.Received = time.Now()
+	}
 	select {
 	case s.out <- o:
 	default:
@@ -290,7 +303,7 @@ func (s *Service) Observe(rs []point.Reading) {
 		return // no rule reads them: no queue, no wake-up of the engine
 	}
 	select {
-	case s.in <- rs:
+	case s.in <- observed{rs, time.Now()}:
 	default:
 		s.dropped.WithLabelValues("input").Inc()
 	}

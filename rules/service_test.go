@@ -15,12 +15,17 @@ import (
 const svcHotRule = `{"id":"hot","kind":"alert","match":{"metric":"temperature"},"threshold":{"op":">","value":30},"severity":"warning"}`
 
 type svcRecorder struct {
-	mu     sync.Mutex // guards the fields below
-	alerts []Alert
-	points []point.Reading
+	mu       sync.Mutex // guards the fields below
+	alerts   []Alert
+	received []time.Time
+	points   []point.Reading
 }
 
-func (r *svcRecorder) alert(a Alert) { r.mu.Lock(); r.alerts = append(r.alerts, a); r.mu.Unlock() }
+func (r *svcRecorder) alert(a Alert, received time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.alerts, r.received = append(r.alerts, a), append(r.received, received)
+}
 func (r *svcRecorder) append(rs []point.Reading) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -75,13 +80,20 @@ rules:
 		t.Fatal(err)
 	}
 	now := time.Now().UnixMilli()
+	before := time.Now()
 	s.Observe([]point.Reading{
 		{Device: "d1", Metric: "temperature", Time: now, Value: point.Float(20)},
 		{Device: "d1", Metric: "temperature", Time: now + 1000, Value: point.Float(42)},
 	})
+	after := time.Now()
 	rec.wait(t, "the alert and the derived point", func() bool { return len(rec.alerts) == 1 && len(rec.points) == 1 })
 	if a := rec.alerts[0]; a.Rule != "hot" || a.Device != "d1" || a.State != AlertTriggered || a.Value != 42 {
 		t.Fatalf("alert = %+v", a)
+	}
+	// The alert carries when its reading reached the rules, not when the
+	// engine got to it.
+	if at := rec.received[0]; at.Before(before) || at.After(after) {
+		t.Fatalf("received %v, want the Observe call's time, between %v and %v", at, before, after)
 	}
 	if p := rec.points[0]; p.Metric != "temperature_avg2" || p.Value.Float() != 31 {
 		t.Fatalf("derived point = %+v, want temperature_avg2 = 31", p)
@@ -266,7 +278,7 @@ func TestServiceStoresQueuedPointsTogether(t *testing.T) {
 			calls = append(calls, "|")
 			return nil
 		},
-		Alert: func(a Alert) { calls = append(calls, "alert "+a.Rule) },
+		Alert: func(a Alert, _ time.Time) { calls = append(calls, "alert "+a.Rule) },
 	})
 	if err != nil {
 		t.Fatal(err)
