@@ -210,11 +210,11 @@ func (d *Dispatcher) deliver(c *channel, m *message) {
 		err = c.send.send(ctx, m)
 		cancel()
 		if err == nil {
-			c.succeeded()
-			c.outcome["delivered"].Inc()
 			if !m.since.IsZero() {
 				c.latency.Observe(d.opts.Now().Sub(m.since).Seconds())
 			}
+			c.outcome["delivered"].Inc()
+			c.succeeded()
 			return
 		}
 		if attempts > c.cfg.retries() || isPermanent(err) || d.ctx.Err() != nil {
