@@ -261,7 +261,7 @@ func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name stri
 	}
 	var pr *prober
 	if len(rs) > 0 {
-		if pr, err = newProber(mqttAddr, hook, o.ProbeTimeout); err != nil {
+		if pr, err = newProber(mqttAddr, hook.arrivals, o.ProbeTimeout); err != nil {
 			return run, err
 		}
 		defer pr.close()
@@ -275,8 +275,7 @@ func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name stri
 			return run, err
 		}
 	}
-	paced := sim.Options{Broker: mqttAddr, Devices: o.Devices, Rate: o.PacedRate, Duration: o.PacedDuration,
-		Format: sim.FormatJSON, QoS: 1, Inflight: o.Inflight, Prefix: "bench", Seed: 1}
+	paced := o.pacedLoad(mqttAddr)
 	o.Log.Info("paced load", "run", name, "rate", o.PacedRate, "duration", o.PacedDuration)
 	if run.Paced, _, err = loadWithProbes(ctx, paced, pr, &run, "paced", o); err != nil {
 		return run, err
@@ -290,6 +289,13 @@ func rulesRun(ctx context.Context, o RulesOptions, hook *hookReceiver, name stri
 	}
 	run.measureAfter(ctx, base, p.pid())
 	return run, ctx.Err()
+}
+
+// pacedLoad is the paced load of a run against broker; saturate derives
+// the saturating one from it.
+func (o RulesOptions) pacedLoad(broker string) sim.Options {
+	return sim.Options{Broker: broker, Devices: o.Devices, Rate: o.PacedRate, Duration: o.PacedDuration,
+		Format: sim.FormatJSON, QoS: 1, Inflight: o.Inflight, Prefix: "bench", Seed: 1}
 }
 
 // idleProbes measures the pipeline's own latency, without queueing behind

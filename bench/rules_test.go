@@ -175,3 +175,17 @@ func TestRoundRatios(t *testing.T) {
 		t.Fatalf("round ratios %v, want [0.9 1.2]", got)
 	}
 }
+
+// stuckToken is an MQTT token that never completes.
+type stuckToken struct{}
+
+func (stuckToken) Wait() bool                     { select {} }
+func (stuckToken) WaitTimeout(time.Duration) bool { return false }
+func (stuckToken) Done() <-chan struct{}          { return make(chan struct{}) }
+func (stuckToken) Error() error                   { return nil }
+
+func TestWaitTokenTimeoutIsAnError(t *testing.T) {
+	if err := waitToken(stuckToken{}, time.Millisecond); err == nil || !strings.Contains(err.Error(), "no answer within 1ms") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/edgevault/edgevault/sim"
 )
 
 // PeerRun is the name of the runs through Mosquitto.
@@ -31,14 +29,13 @@ func rulesPeerRun(ctx context.Context, o RulesOptions) (RulesRun, error) {
 		return run, err
 	}
 	defer p.close()
-	hook := newHookReceiver() // its arrival book; the HTTP side stays unused
-	defer hook.close()
-	sub, err := subscribeProbes(p.addr, hook)
+	book := newArrivals()
+	sub, err := subscribeProbes(p.addr, book)
 	if err != nil {
 		return run, err
 	}
 	defer sub.Disconnect(100)
-	pr, err := newProber(p.addr, hook, o.ProbeTimeout)
+	pr, err := newProber(p.addr, book, o.ProbeTimeout)
 	if err != nil {
 		return run, err
 	}
@@ -46,8 +43,7 @@ func rulesPeerRun(ctx context.Context, o RulesOptions) (RulesRun, error) {
 	if err := run.idleProbes(ctx, pr, o); err != nil {
 		return run, err
 	}
-	paced := sim.Options{Broker: p.addr, Devices: o.Devices, Rate: o.PacedRate, Duration: o.PacedDuration,
-		Format: sim.FormatJSON, QoS: 1, Inflight: o.Inflight, Prefix: "bench", Seed: 1}
+	paced := o.pacedLoad(p.addr)
 	if run.Paced, _, err = loadWithProbes(ctx, paced, pr, &run, "paced", o); err != nil {
 		return run, err
 	}
@@ -62,9 +58,9 @@ func rulesPeerRun(ctx context.Context, o RulesOptions) (RulesRun, error) {
 }
 
 // subscribeProbes subscribes, at QoS 1, to the topics of the probe devices
-// only (not to the load's), and files each probe reading in hook as it
+// only (not to the load's), and files each probe reading in book as it
 // arrives.
-func subscribeProbes(broker string, hook *hookReceiver) (mqtt.Client, error) {
+func subscribeProbes(broker string, book *arrivals) (mqtt.Client, error) {
 	c, err := connectProbeClient(broker, "bench-probe-subscriber")
 	if err != nil {
 		return nil, err
@@ -77,12 +73,12 @@ func subscribeProbes(broker string, hook *hookReceiver) (mqtt.Client, error) {
 		at := time.Now()
 		var r map[string]float64
 		if err := json.Unmarshal(m.Payload(), &r); err == nil {
-			hook.arrived(r[probeMetric], at)
+			book.arrived(r[probeMetric], at)
 		}
 	})
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+	if err := waitToken(tok, 10*time.Second); err != nil {
 		c.Disconnect(100)
-		return nil, fmt.Errorf("probe subscriber subscribe: %v", tok.Error())
+		return nil, fmt.Errorf("probe subscriber subscribe: %w", err)
 	}
 	return c, nil
 }

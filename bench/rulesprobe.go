@@ -24,37 +24,83 @@ import (
 // probe, counted lost.
 const probeDevices = 64
 
-// hookReceiver is the local webhook the node's bench-hook channel posts
-// to. It stamps each alert on arrival, before decoding, and files the
-// triggered transitions of ProbeRule under the probe number their value
-// carries (value = probeLimit + 1 + probe number).
-type hookReceiver struct {
-	srv   *httptest.Server
-	posts atomic.Int64
-	bad   atomic.Int64 // bodies that were not an alert
-
+// arrivals is the book of what the probes set off: the arrival times of
+// triggers under the probe number their value carries (value = probeLimit
+// + 1 + probe number), and the count of resolutions.
+type arrivals struct {
 	mu        sync.Mutex // guards the following
 	triggered map[int]time.Time
 	resolved  int
 }
 
+func newArrivals() *arrivals { return &arrivals{triggered: map[int]time.Time{}} }
+
+// reset forgets the arrivals of earlier runs, whose probe numbers a new
+// prober counts again from 0.
+func (b *arrivals) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.triggered)
+	b.resolved = 0
+}
+
+// arrived files what a probe reading of value v set off, at: the trigger
+// of probe v-probeLimit-1, or a resolution (v = 0, the clearing reading).
+func (b *arrivals) arrived(v float64, at time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if v > probeLimit {
+		b.triggered[int(v)-probeLimit-1] = at
+	} else {
+		b.resolved++
+	}
+}
+
+// collect returns the arrival times of probes first..first+n-1 (zero when
+// missing) and the resolutions seen, waiting up to timeout for stragglers.
+func (b *arrivals) collect(ctx context.Context, first, n int, timeout time.Duration) ([]time.Time, int) {
+	deadline := time.Now().Add(timeout)
+	for {
+		b.mu.Lock()
+		got := 0
+		for i := first; i < first+n; i++ {
+			if _, ok := b.triggered[i]; ok {
+				got++
+			}
+		}
+		done := got == n || time.Now().After(deadline) || ctx.Err() != nil
+		if done {
+			out := make([]time.Time, n)
+			for i := range out {
+				out[i] = b.triggered[first+i]
+			}
+			res := b.resolved
+			b.mu.Unlock()
+			return out, res
+		}
+		b.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hookReceiver is the local webhook the node's bench-hook channel posts
+// to. It stamps each alert on arrival, before decoding, and files the
+// transitions of ProbeRule in its book.
+type hookReceiver struct {
+	*arrivals
+	srv   *httptest.Server
+	posts atomic.Int64
+	bad   atomic.Int64 // bodies that were not an alert
+}
+
 func newHookReceiver() *hookReceiver {
-	h := &hookReceiver{triggered: map[int]time.Time{}}
+	h := &hookReceiver{arrivals: newArrivals()}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
 	return h
 }
 
 func (h *hookReceiver) url() string { return h.srv.URL + "/hook" }
 func (h *hookReceiver) close()      { h.srv.Close() }
-
-// reset forgets the alerts of earlier runs, whose probe numbers a new
-// prober counts again from 0.
-func (h *hookReceiver) reset() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	clear(h.triggered)
-	h.resolved = 0
-}
 
 func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	at := time.Now()
@@ -79,45 +125,6 @@ func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// arrived files what a probe reading of value v set off, at: the trigger
-// of probe v-probeLimit-1, or a resolution (v = 0, the clearing reading).
-func (h *hookReceiver) arrived(v float64, at time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if v > probeLimit {
-		h.triggered[int(v)-probeLimit-1] = at
-	} else {
-		h.resolved++
-	}
-}
-
-// collect returns the arrival times of probes first..first+n-1 (zero when
-// missing) and the resolutions seen, waiting up to timeout for stragglers.
-func (h *hookReceiver) collect(ctx context.Context, first, n int, timeout time.Duration) ([]time.Time, int) {
-	deadline := time.Now().Add(timeout)
-	for {
-		h.mu.Lock()
-		got := 0
-		for i := first; i < first+n; i++ {
-			if _, ok := h.triggered[i]; ok {
-				got++
-			}
-		}
-		done := got == n || time.Now().After(deadline) || ctx.Err() != nil
-		if done {
-			out := make([]time.Time, n)
-			for i := range out {
-				out[i] = h.triggered[first+i]
-			}
-			res := h.resolved
-			h.mu.Unlock()
-			return out, res
-		}
-		h.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // ProbeResult is publish-to-webhook latency of alert transitions.
 type ProbeResult struct {
 	Phase     string  `json:"phase"`
@@ -135,21 +142,22 @@ type ProbeResult struct {
 // above the limit and at once a clearing value below it, without waiting
 // for either: the broker handles one connection's publishes in order, so
 // the engine sees the trigger before its clearing. Latency is from the
-// trigger's Publish call to the webhook's arrival stamp.
+// trigger's Publish call to its arrival in book (stamped by the webhook,
+// or by the subscriber of a peer run).
 type prober struct {
 	client  mqtt.Client
-	hook    *hookReceiver
+	book    *arrivals
 	timeout time.Duration
 	seq     int // probes made so far, across phases
 }
 
-func newProber(broker string, hook *hookReceiver, timeout time.Duration) (*prober, error) {
+func newProber(broker string, book *arrivals, timeout time.Duration) (*prober, error) {
 	c, err := connectProbeClient(broker, "bench-prober")
 	if err != nil {
 		return nil, err
 	}
-	hook.reset()
-	return &prober{client: c, hook: hook, timeout: timeout}, nil
+	book.reset()
+	return &prober{client: c, book: book, timeout: timeout}, nil
 }
 
 func (p *prober) close() { p.client.Disconnect(100) }
@@ -159,7 +167,7 @@ func (p *prober) close() { p.client.Disconnect(100) }
 func (p *prober) run(ctx context.Context, phase string, n int, interval time.Duration, loadDone <-chan struct{}) (ProbeResult, error) {
 	res := ProbeResult{Phase: phase, Probes: n}
 	first := p.seq
-	_, resolvedBefore := p.hook.collect(ctx, first, 0, 0)
+	_, resolvedBefore := p.book.collect(ctx, first, 0, 0)
 	sent := make([]time.Time, n)
 	var toks []mqtt.Token
 	next := time.Now()
@@ -177,14 +185,11 @@ func (p *prober) run(ctx context.Context, phase string, n int, interval time.Dur
 		p.seq++
 	}
 	for _, t := range toks {
-		if !t.WaitTimeout(p.timeout) {
-			return res, fmt.Errorf("probe publish: no ack within %v", p.timeout)
-		}
-		if err := t.Error(); err != nil {
+		if err := waitToken(t, p.timeout); err != nil {
 			return res, fmt.Errorf("probe publish: %w", err)
 		}
 	}
-	arrived, resolved := p.hook.collect(ctx, first, n, p.timeout)
+	arrived, resolved := p.book.collect(ctx, first, n, p.timeout)
 	res.Resolved = resolved - resolvedBefore
 	var lat []time.Duration
 	for i, at := range arrived {
@@ -212,10 +217,19 @@ func connectProbeClient(broker, id string) (mqtt.Client, error) {
 		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
 		SetOrderMatters(false)
 	c := mqtt.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		return nil, fmt.Errorf("%s connect: %v", id, tok.Error())
+	if err := waitToken(c.Connect(), 10*time.Second); err != nil {
+		return nil, fmt.Errorf("%s connect: %w", id, err)
 	}
 	return c, nil
+}
+
+// waitToken waits up to d for tok: its error, or one saying it timed out
+// (a token that has not completed has no error of its own).
+func waitToken(tok mqtt.Token, d time.Duration) error {
+	if !tok.WaitTimeout(d) {
+		return fmt.Errorf("no answer within %v", d)
+	}
+	return tok.Error()
 }
 
 func probeDevice(i int) string     { return fmt.Sprintf("%s-%04d", probePrefix, i) }
