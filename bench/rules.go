@@ -57,7 +57,8 @@ func (o *RulesOptions) defaults() {
 }
 
 // RulesRun is one edge node under the paced then the saturating load,
-// without rules (baseline) or with the mix and the probe rule (rules).
+// without rules (baseline) or with the mix and the probe rule (rules); a
+// peer run (PeerRun) is Mosquitto under the same loads and probes.
 type RulesRun struct {
 	Name      string     `json:"name"`
 	Round     int        `json:"round"`
@@ -66,8 +67,9 @@ type RulesRun struct {
 	IdleHeap  HeapStats  `json:"idle_heap"`  // after start, before any load
 	Paced     sim.Report `json:"paced"`
 	Load      sim.Report `json:"load"` // saturating
-	// LoadCPU is the CPU time the edge process and the load generator
-	// spent per acknowledged message of the saturating load. On the 2
+	// LoadCPU is the CPU time the server (the edge node, or Mosquitto in
+	// a peer run) and the load generator spent per acknowledged message of
+	// the saturating load. On the 2
 	// vCPUs they share, msgs/s is about 2 s over the sum of the two; the
 	// edge's figure shows what the rules cost the edge itself, without the
 	// generator's share diluting it.
@@ -90,8 +92,8 @@ func (r RulesRun) name() string { return r.Name }
 
 // CPUPerMsg is CPU time (user + system) per acknowledged message, in µs.
 type CPUPerMsg struct {
-	Edge float64 `json:"edge_us"`
-	Load float64 `json:"load_us"` // the sim process
+	Server float64 `json:"server_us"` // the edge node, or Mosquitto in a peer run
+	Load   float64 `json:"load_us"`   // the sim process
 }
 
 // RulesLoad is the node started with LoadRules rules and no traffic.
@@ -125,7 +127,7 @@ type RulesResult struct {
 	// without: the two runs of a round are back to back, so the spread of
 	// these shows how far the box drifts.
 	RoundRatios []float64 `json:"round_ratios"`
-	// EdgeCPU is the median LoadCPU.Edge of the runs without and with rules.
+	// EdgeCPU is the median LoadCPU.Server of the runs without and with rules.
 	EdgeCPU struct {
 		Baseline float64 `json:"baseline_us"`
 		Rules    float64 `json:"rules_us"`
@@ -218,7 +220,7 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 	}
 	res.Ratio = ratio(res.Runs, "rules", "baseline", func(r RulesRun) float64 { return r.Load.MsgsPerSec })
 	res.RoundRatios = roundRatios(res.Runs)
-	edgeCPU := func(r RulesRun) float64 { return r.LoadCPU.Edge }
+	edgeCPU := func(r RulesRun) float64 { return r.LoadCPU.Server }
 	res.EdgeCPU.Baseline, res.EdgeCPU.Rules = medianOf(res.Runs, "baseline", edgeCPU), medianOf(res.Runs, "rules", edgeCPU)
 	var loads []float64
 	for _, r := range res.Runs {
@@ -326,7 +328,7 @@ func (run *RulesRun) saturate(ctx context.Context, paced sim.Options, pr *prober
 	if err = errors.Join(cpuErr, err); err != nil {
 		run.Notes = append(run.Notes, err.Error())
 	} else if n := float64(run.Load.Acked); n > 0 {
-		run.LoadCPU = CPUPerMsg{Edge: (cpu1 - cpu0) * 1e6 / n, Load: float64(loadCPU.Microseconds()) / n}
+		run.LoadCPU = CPUPerMsg{Server: (cpu1 - cpu0) * 1e6 / n, Load: float64(loadCPU.Microseconds()) / n}
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func TestRulesEdge(t *testing.T) {
 		t.Fatalf("runs %+v", res.Runs)
 	}
 	for _, r := range res.Runs {
-		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.LoadCPU.Edge <= 0 || r.LoadCPU.Load <= 0 {
+		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.LoadCPU.Server <= 0 || r.LoadCPU.Load <= 0 {
 			t.Errorf("%s run %+v", r.Name, r)
 		}
 		if r.Name != PeerRun && (r.Heap.HeapAlloc == 0 || r.StartupMs <= 0) {

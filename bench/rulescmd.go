@@ -69,10 +69,10 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 	fmt.Fprintf(w, "mix of %d rules (+1 probe rule), 1 in %d fleet-wide: %v; a reading reaches %.1f rules on average\n\n",
 		o.Rules, o.FleetEvery, r.Mix, r.RulesPerReading)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\tround\trules\tstartup ms\tpaced acked\tpaced p99 ms\tsat msgs/s\tsat p50 ms\tsat p99 ms\tedge/load µs/msg\tdropped paced/all\talerts\terrors\theap MiB\tpeak RSS MiB\t")
+	fmt.Fprintln(tw, "run\tround\trules\tstartup ms\tpaced acked\tpaced p99 ms\tsat msgs/s\tsat p50 ms\tsat p99 ms\tserver/load µs/msg\tdropped paced/all\talerts\terrors\theap MiB\tpeak RSS MiB\t")
 	for _, x := range r.Runs {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d/%d\t%.2f\t%.0f\t%.2f\t%.2f\t%.1f/%.1f\t%.0f/%.0f\t%.0f\t%d\t%.1f\t%.1f\t\n", x.Name, x.Round, x.Rules,
-			x.StartupMs, x.Paced.Acked, x.Paced.Sent, x.Paced.P99Ms, x.Load.MsgsPerSec, x.Load.P50Ms, x.Load.P99Ms, x.LoadCPU.Edge, x.LoadCPU.Load,
+			x.StartupMs, x.Paced.Acked, x.Paced.Sent, x.Paced.P99Ms, x.Load.MsgsPerSec, x.Load.P50Ms, x.Load.P99Ms, x.LoadCPU.Server, x.LoadCPU.Load,
 			x.PacedRulesDropped, x.RulesDropped, x.AlertsRecorded, x.RuleErrors, mib(x.Heap.HeapAlloc), mib(x.PeakRSS))
 	}
 	tw.Flush()
