@@ -94,7 +94,11 @@
 // says how many batches the engine never evaluated (rules never
 // block ingest: a full queue drops the batch for rules). Each round's two
 // runs are back to back, so the report also gives each round's ratio: their
-// spread shows how far the box drifts within a command.
+// spread shows how far the box drifts within a command. Each run also
+// gives the CPU time per acknowledged message of the saturating load, of
+// the server (/proc/PID/stat before and after) and of the sim process
+// (its rusage): the rules' cost to the node itself, which the throughput
+// ratio dilutes with the generator's share of the 2 vCPUs.
 //
 // Before the loads (idle, 10 ms apart) and during each load of the rules
 // run, 200 probes spread over the phase
