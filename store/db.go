@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -26,6 +27,11 @@ type DB struct {
 	qcond   *sync.Cond
 	queue   []*appendReq
 	qclosed bool
+
+	// closing is qclosed for the meta store, read without qmu: a meta
+	// write (an alert recorded, a device learnt) does not wait behind the
+	// appends of every connection for the queue's mutex.
+	closing atomic.Bool
 
 	mu       sync.RWMutex // guards the following
 	byKey    map[string]*series
@@ -130,6 +136,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.qmu.Lock()
 		db.qclosed = true
+		db.closing.Store(true)
 		db.qcond.Broadcast()
 		db.qmu.Unlock()
 		close(db.stop)
