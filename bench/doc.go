@@ -98,7 +98,15 @@
 // gives the CPU time per acknowledged message of the saturating load, of
 // the server (/proc/PID/stat before and after) and of the sim process
 // (its rusage): the rules' cost to the node itself, which the throughput
-// ratio dilutes with the generator's share of the 2 vCPUs.
+// ratio dilutes with the generator's share of the 2 vCPUs. Per round, the
+// report divides each run's server CPU per message by its generator's (the
+// generator does the same work per message in both runs, so this takes out
+// the box's speed of the moment, which moves both by up to ±20 % from one
+// minute to the next) and gives the rules run's figure over the
+// baseline's: the rules' cost to the node, whose spread over rounds is a
+// few percent where the msgs/s ratios spread by tens. Its inverse is the
+// throughput ratio of a node with the CPUs to itself, its devices on other
+// machines, as in a home or a plant.
 //
 // Before the loads (idle, 10 ms apart) and during each load of the rules
 // run, 200 probes spread over the phase

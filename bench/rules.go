@@ -127,6 +127,16 @@ type RulesResult struct {
 	// without: the two runs of a round are back to back, so the spread of
 	// these shows how far the box drifts.
 	RoundRatios []float64 `json:"round_ratios"`
+	// RoundCPU is each round's edge CPU per saturating message with rules
+	// over without, each first divided by the load generator's CPU per
+	// message in the same run. The generator does the same work per
+	// message in both runs, so it measures the box's speed of the moment,
+	// which drifts by ±20 % here from one minute to the next; the ratio of
+	// ratios is what the rules cost the node itself, and it drifts far
+	// less than RoundRatios do. 1/median is the msgs/s with rules over
+	// without that a node with the CPUs to itself (its devices elsewhere,
+	// as in a home or a plant) would reach.
+	RoundCPU []float64 `json:"round_cpu_ratios"`
 	// EdgeCPU is the median LoadCPU.Server of the runs without and with rules.
 	EdgeCPU struct {
 		Baseline float64 `json:"baseline_us"`
@@ -161,6 +171,30 @@ func roundRatios(runs []RulesRun) []float64 {
 		for _, b := range runs {
 			if b.Name == "baseline" && b.Round == runs[i].Round && b.Load.MsgsPerSec > 0 {
 				out = append(out, runs[i].Load.MsgsPerSec/b.Load.MsgsPerSec)
+			}
+		}
+	}
+	return out
+}
+
+// roundCPU pairs the runs of each round as roundRatios does and returns,
+// per round, the rules run's server CPU per message over the baseline's,
+// each over its own run's load generator CPU per message (RoundCPU).
+func roundCPU(runs []RulesRun) []float64 {
+	rel := func(r RulesRun) float64 {
+		if r.LoadCPU.Load <= 0 {
+			return 0
+		}
+		return r.LoadCPU.Server / r.LoadCPU.Load
+	}
+	var out []float64
+	for _, r := range runs {
+		if r.Name != "rules" || rel(r) == 0 {
+			continue
+		}
+		for _, b := range runs {
+			if b.Name == "baseline" && b.Round == r.Round && rel(b) > 0 {
+				out = append(out, rel(r)/rel(b))
 			}
 		}
 	}
@@ -220,6 +254,7 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 	}
 	res.Ratio = ratio(res.Runs, "rules", "baseline", func(r RulesRun) float64 { return r.Load.MsgsPerSec })
 	res.RoundRatios = roundRatios(res.Runs)
+	res.RoundCPU = roundCPU(res.Runs)
 	edgeCPU := func(r RulesRun) float64 { return r.LoadCPU.Server }
 	res.EdgeCPU.Baseline, res.EdgeCPU.Rules = medianOf(res.Runs, "baseline", edgeCPU), medianOf(res.Runs, "rules", edgeCPU)
 	var loads []float64

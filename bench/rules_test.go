@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -104,7 +105,7 @@ func TestRulesEdge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Runs) != 3 || res.Ratio <= 0 || len(res.RoundRatios) != 1 || res.RoundRatios[0] != res.Ratio {
+	if len(res.Runs) != 3 || res.Ratio <= 0 || len(res.RoundRatios) != 1 || res.RoundRatios[0] != res.Ratio || len(res.RoundCPU) != 1 || res.RoundCPU[0] <= 0 {
 		t.Fatalf("runs %+v", res.Runs)
 	}
 	for _, r := range res.Runs {
@@ -173,6 +174,19 @@ func TestRoundRatios(t *testing.T) {
 	got := roundRatios(runs)
 	if len(got) != 2 || got[0] != 0.9 || got[1] != 1.2 {
 		t.Fatalf("round ratios %v, want [0.9 1.2]", got)
+	}
+}
+
+func TestRoundCPU(t *testing.T) {
+	run := func(name string, round int, server, load float64) RulesRun {
+		return RulesRun{Name: name, Round: round, LoadCPU: CPUPerMsg{Server: server, Load: load}}
+	}
+	// Round 2's box is 20 % slower in both runs: the same cost of the rules.
+	runs := []RulesRun{run("baseline", 1, 16, 20), run("rules", 1, 18, 20), run(PeerRun, 1, 5, 20),
+		run("rules", 2, 21.6, 24), run("baseline", 2, 19.2, 24), run("baseline", 3, 16, 0)}
+	got := roundCPU(runs)
+	if len(got) != 2 || math.Abs(got[0]-1.125) > 1e-9 || math.Abs(got[1]-1.125) > 1e-9 {
+		t.Fatalf("round CPU ratios %v, want [1.125 1.125]", got)
 	}
 }
 

@@ -96,6 +96,15 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 		}
 		fmt.Fprintf(w, "(median %.3f)\n", median(r.RoundRatios))
 	}
+	if len(r.RoundCPU) > 0 {
+		m := median(r.RoundCPU)
+		fmt.Fprintf(w, "edge CPU per message with/without rules, per round, each over its run's load generator CPU (the box's drift taken out): ")
+		for _, x := range r.RoundCPU {
+			fmt.Fprintf(w, "%.2f ", x)
+		}
+		fmt.Fprintf(w, "(median %.3f)\n  so a node with the CPUs to itself would ingest %.3f as many msgs/s with the rules  %s (target >= %.2f)\n",
+			m, 1/m, verdict(1/m >= rulesRatioTarget), rulesRatioTarget)
+	}
 	for _, p := range r.P99 {
 		fmt.Fprintf(w, "alert p99, %s (median of rounds): %.2f ms  %s (target < %d)", p.Phase, p.Alert, verdict(p.Alert < rulesP99TargetMs), rulesP99TargetMs)
 		if p.Peer > 0 {
