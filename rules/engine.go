@@ -95,7 +95,16 @@ type Engine struct {
 	// order: a reading then costs one lookup instead of four and no
 	// matching. Cleared by reindex and when it reaches maxMatched series.
 	matched map[string][]visit
-	noHooks bool // no reading hook at all: dispatch has nothing to do
+	// byDev caches the same for readings without tags, per device and
+	// then per metric: the readings of one message share their device, so
+	// after the first the lookup is a comparison with lastDev instead of
+	// a series key built and hashed. cachedSeries counts the series of
+	// matched and byDev together against maxMatched.
+	byDev        map[string]*devSeries
+	lastDev      string
+	lastDS       *devSeries
+	cachedSeries int
+	noHooks      bool // no reading hook at all: dispatch has nothing to do
 	// wantsReadings is false when no rule reads readings (no reading hook,
 	// no latest()): Service.Observe then skips the queue. Read without mu.
 	wantsReadings atomic.Bool
@@ -252,7 +261,7 @@ func (e *Engine) reindex() {
 	e.byDevice = make(map[string][]hook, len(e.byDevice))
 	e.wildDev = make(map[string][]hook, len(e.wildDev))
 	e.wild, e.status, e.track = nil, nil, false
-	e.matched = make(map[string][]visit)
+	e.clearMatched()
 	seq := 0
 	for _, rs := range e.rules {
 		c := rs.c
@@ -283,6 +292,69 @@ func (e *Engine) reindex() {
 // maxMatched bounds the series whose hook lists are cached (a list is a
 // few hundred bytes for a series that many rules watch).
 const maxMatched = 1 << 16
+
+// devSeries is the cached hook lists of one device's series without tags,
+// by metric (a device has a handful: a linear search).
+type devSeries struct {
+	metrics []string
+	visits  [][]visit
+}
+
+// clearMatched empties the caches of hook lists.
+func (e *Engine) clearMatched() {
+	e.matched = make(map[string][]visit)
+	e.byDev = make(map[string]*devSeries)
+	e.lastDev, e.lastDS, e.cachedSeries = "", nil, 0
+}
+
+// visits returns the hooks a reading of r's series visits (collect),
+// cached.
+func (e *Engine) visits(r *point.Reading) []visit {
+	if len(r.Tags) > 0 {
+		e.keyBuf = point.AppendSeriesKey(e.keyBuf[:0], r.Device, r.Metric, r.Tags)
+		if hooks, ok := e.matched[string(e.keyBuf)]; ok {
+			return hooks
+		}
+		hooks := e.collect(r)
+		e.countSeries()
+		e.matched[string(e.keyBuf)] = hooks
+		return hooks
+	}
+	ds := e.lastDS
+	if ds == nil || r.Device != e.lastDev {
+		if ds = e.byDev[r.Device]; ds == nil {
+			ds = &devSeries{}
+			e.byDev[r.Device] = ds
+		}
+		e.lastDev, e.lastDS = r.Device, ds
+	}
+	for i, m := range ds.metrics {
+		if m == r.Metric {
+			return ds.visits[i]
+		}
+	}
+	hooks := e.collect(r)
+	if e.countSeries() {
+		ds = &devSeries{}
+		e.byDev[r.Device] = ds
+		e.lastDev, e.lastDS = r.Device, ds
+	}
+	ds.metrics = append(ds.metrics, r.Metric)
+	ds.visits = append(ds.visits, hooks)
+	return hooks
+}
+
+// countSeries counts one more cached series, first emptying the caches
+// when they hold maxMatched; it reports whether it did.
+func (e *Engine) countSeries() bool {
+	cleared := false
+	if e.cachedSeries >= maxMatched {
+		e.clearMatched()
+		cleared = true
+	}
+	e.cachedSeries++
+	return cleared
+}
 
 // exactDevice is the one device a hook can match, or "" for a glob or any
 // device. A pattern step also needs the pattern's own match (outer).
@@ -356,15 +428,7 @@ func (e *Engine) dispatch(r *point.Reading, depth int) {
 	if e.noHooks {
 		return
 	}
-	e.keyBuf = point.AppendSeriesKey(e.keyBuf[:0], r.Device, r.Metric, r.Tags)
-	hooks, ok := e.matched[string(e.keyBuf)]
-	if !ok {
-		hooks = e.collect(r)
-		if len(e.matched) >= maxMatched {
-			clear(e.matched)
-		}
-		e.matched[string(e.keyBuf)] = hooks
-	}
+	hooks := e.visits(r)
 	x, isNum := r.Value.AsFloat()
 	if !isNum {
 		x = nan

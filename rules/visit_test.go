@@ -70,3 +70,52 @@ func TestFastVisitsChangeNothing(t *testing.T) {
 		t.Fatalf("%d outputs without the fast path, %d with", len(slow), len(fast))
 	}
 }
+
+// TestSeriesCacheEviction fills the hook-list caches past maxMatched, with
+// readings with and without tags: the cache empties and refills, and each
+// series still reaches exactly its rules.
+func TestSeriesCacheEviction(t *testing.T) {
+	var alerts []Alert
+	e := New(Options{Now: func() time.Time { return base }, Emit: func(o Output) {
+		if o.Kind == OutputAlert {
+			alerts = append(alerts, o.Alert)
+		}
+	}})
+	rs := []Rule{
+		{ID: "hot", Kind: KindAlert, Match: Match{Metric: "t", Device: "*"}, Cond: Cond{Threshold: &Threshold{Op: ">", Value: 10}}},
+		{ID: "one", Kind: KindAlert, Match: Match{Metric: "u", Device: "d-0"}, Cond: Cond{Threshold: &Threshold{Op: ">", Value: 10}}},
+	}
+	if err := e.Set(rs); err != nil {
+		t.Fatal(err)
+	}
+	ts := base.UnixMilli()
+	obs := func(dev, metric string, v float64, tags ...point.Tag) {
+		e.Observe(point.Reading{Device: dev, Metric: metric, Time: ts, Value: point.Float(v), Tags: tags})
+	}
+	n := maxMatched + 100
+	for i := range n {
+		dev := fmt.Sprintf("d-%d", i)
+		obs(dev, "t", 0)
+		obs(dev, "u", 0)
+		if i%7 == 0 {
+			obs(dev, "t", 0, point.Tag{Key: "room", Value: "k"})
+		}
+	}
+	if e.cachedSeries > maxMatched {
+		t.Fatalf("%d series cached, bound %d", e.cachedSeries, maxMatched)
+	}
+	// d-0 was cached first and evicted since; the last device is cached.
+	last := fmt.Sprintf("d-%d", n-1)
+	obs("d-0", "u", 20)
+	obs("d-1", "u", 20) // not d-0: no rule
+	obs(last, "t", 20)
+	obs("d-0", "t", 20, point.Tag{Key: "room", Value: "k"})
+	var got []string
+	for _, a := range alerts {
+		got = append(got, a.Rule+"/"+a.Device)
+	}
+	want := []string{"one/d-0", "hot/" + last, "hot/d-0"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("alerts %v, want %v", got, want)
+	}
+}
