@@ -59,7 +59,7 @@ func Completed(res AppendResult, err error) Pending {
 // change readings until Wait returns.
 func (db *DB) AppendAsync(readings []point.Reading) Pending {
 	db.qmu.Lock()
-	if db.qclosed {
+	if db.qclosed.Load() {
 		db.qmu.Unlock()
 		return Completed(AppendResult{}, ErrClosed)
 	}
@@ -75,7 +75,7 @@ func (db *DB) committer() {
 	defer db.wg.Done()
 	for {
 		db.qmu.Lock()
-		for len(db.queue) == 0 && !db.qclosed {
+		for len(db.queue) == 0 && !db.qclosed.Load() {
 			db.qcond.Wait()
 		}
 		reqs := db.queue

@@ -23,15 +23,14 @@ type DB struct {
 	pdb  *pebble.DB
 	ifs  *intervalFS // nil under FsyncAlways
 
-	qmu     sync.Mutex // guards the following
-	qcond   *sync.Cond
-	queue   []*appendReq
-	qclosed bool
-
-	// closing is qclosed for the meta store, read without qmu: a meta
-	// write (an alert recorded, a device learnt) does not wait behind the
+	qmu   sync.Mutex // guards the following
+	qcond *sync.Cond
+	queue []*appendReq
+	// qclosed is set under qmu (the committer waits on qcond for it and
+	// for the queue) but read without it by the meta store: a meta write
+	// (an alert recorded, a device learnt) does not wait behind the
 	// appends of every connection for the queue's mutex.
-	closing atomic.Bool
+	qclosed atomic.Bool
 
 	mu       sync.RWMutex // guards the following
 	byKey    map[string]*series
@@ -135,8 +134,7 @@ func Open(dir string, opts Options) (*DB, error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.qmu.Lock()
-		db.qclosed = true
-		db.closing.Store(true)
+		db.qclosed.Store(true)
 		db.qcond.Broadcast()
 		db.qmu.Unlock()
 		close(db.stop)

@@ -60,7 +60,7 @@ func (m metaStore) Scan(prefix []byte, fn func(key, value []byte) error) error {
 }
 
 // closed reports whether Close has started.
-func (db *DB) closed() bool { return db.closing.Load() }
+func (db *DB) closed() bool { return db.qclosed.Load() }
 
 // PutMetaLazy writes a Meta() value without waiting for the disk: it is
 // durable once a later synced write or the fsync ticker carries it, and
