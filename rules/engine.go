@@ -320,14 +320,7 @@ func (e *Engine) visits(r *point.Reading) []visit {
 		e.matched[string(e.keyBuf)] = hooks
 		return hooks
 	}
-	ds := e.lastDS
-	if ds == nil || r.Device != e.lastDev {
-		if ds = e.byDev[r.Device]; ds == nil {
-			ds = &devSeries{}
-			e.byDev[r.Device] = ds
-		}
-		e.lastDev, e.lastDS = r.Device, ds
-	}
+	ds := e.deviceSeries(r.Device)
 	for i, m := range ds.metrics {
 		if m == r.Metric {
 			return ds.visits[i]
@@ -335,13 +328,26 @@ func (e *Engine) visits(r *point.Reading) []visit {
 	}
 	hooks := e.collect(r)
 	if e.countSeries() {
-		ds = &devSeries{}
-		e.byDev[r.Device] = ds
-		e.lastDev, e.lastDS = r.Device, ds
+		ds = e.deviceSeries(r.Device) // the caches started over
 	}
 	ds.metrics = append(ds.metrics, r.Metric)
 	ds.visits = append(ds.visits, hooks)
 	return hooks
+}
+
+// deviceSeries is the cache entry of device, made if need be: the last
+// device's without a map lookup.
+func (e *Engine) deviceSeries(device string) *devSeries {
+	if e.lastDS != nil && device == e.lastDev {
+		return e.lastDS
+	}
+	ds := e.byDev[device]
+	if ds == nil {
+		ds = &devSeries{}
+		e.byDev[device] = ds
+	}
+	e.lastDev, e.lastDS = device, ds
+	return ds
 }
 
 // countSeries counts one more cached series, first emptying the caches
