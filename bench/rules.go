@@ -161,40 +161,35 @@ type PhaseP99 struct {
 	Peer  float64 `json:"mosquitto"`
 }
 
-// roundRatios pairs the rules and baseline runs of each round.
+// roundRatios is each round's saturating msgs/s with rules over without
+// (RoundRatios).
 func roundRatios(runs []RulesRun) []float64 {
-	var out []float64
-	for i := range runs {
-		if runs[i].Name != "rules" {
-			continue
-		}
-		for _, b := range runs {
-			if b.Name == "baseline" && b.Round == runs[i].Round && b.Load.MsgsPerSec > 0 {
-				out = append(out, runs[i].Load.MsgsPerSec/b.Load.MsgsPerSec)
-			}
-		}
-	}
-	return out
+	return perRound(runs, func(r RulesRun) (float64, bool) { return r.Load.MsgsPerSec, true })
 }
 
-// roundCPU pairs the runs of each round as roundRatios does and returns,
-// per round, the rules run's server CPU per message over the baseline's,
-// each over its own run's load generator CPU per message (RoundCPU).
+// roundCPU is each round's server CPU per message with rules over without,
+// each over its own run's load generator CPU per message (RoundCPU); a run
+// whose CPU was not measured has none.
 func roundCPU(runs []RulesRun) []float64 {
-	rel := func(r RulesRun) float64 {
-		if r.LoadCPU.Load <= 0 {
-			return 0
-		}
-		return r.LoadCPU.Server / r.LoadCPU.Load
-	}
+	return perRound(runs, func(r RulesRun) (float64, bool) {
+		c := r.LoadCPU
+		return c.Server / c.Load, c.Server > 0 && c.Load > 0
+	})
+}
+
+// perRound pairs the rules and baseline runs of each round and gives f of
+// the one over f of the other, where f has a value for both (and the
+// baseline's is not 0).
+func perRound(runs []RulesRun, f func(RulesRun) (float64, bool)) []float64 {
 	var out []float64
 	for _, r := range runs {
-		if r.Name != "rules" || rel(r) == 0 {
+		x, ok := f(r)
+		if r.Name != "rules" || !ok {
 			continue
 		}
 		for _, b := range runs {
-			if b.Name == "baseline" && b.Round == r.Round && rel(b) > 0 {
-				out = append(out, rel(r)/rel(b))
+			if y, ok := f(b); b.Name == "baseline" && b.Round == r.Round && ok && y > 0 {
+				out = append(out, x/y)
 			}
 		}
 	}
