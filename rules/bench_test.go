@@ -161,3 +161,41 @@ func BenchmarkActiveRuleMemory(b *testing.B) {
 		runtime.KeepAlive(e)
 	}
 }
+
+// BenchmarkHoppingWindow is one hopping window of an hour every minute
+// (the last hour's average, updated each minute) over 50 devices reading
+// every second: a reading is aggregated once, into its pane, and each
+// minute a key's window merges its sixty panes.
+func BenchmarkHoppingWindow(b *testing.B) {
+	now := base
+	outputs := 0
+	e := New(Options{Now: func() time.Time { return now }, Emit: func(Output) { outputs++ }})
+	err := e.Set([]Rule{{ID: "avg-1h", Kind: KindWindow, Match: Match{Metric: "temperature"},
+		Window: &Window{Type: "hopping", Size: Duration(time.Hour), Hop: Duration(time.Minute), Aggregate: "avg",
+			Output: WindowOutput{Metric: "temperature_avg_1h"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	devices := make([]string, 50)
+	for i := range devices {
+		devices[i] = fmt.Sprintf("dev-%02d", i)
+	}
+	i := 0
+	next := func() point.Reading {
+		d := i % len(devices)
+		t := base.UnixMilli() + int64(i/len(devices))*1000
+		i++
+		return point.Reading{Device: devices[d], Metric: "temperature", Time: t, Value: point.Float(20 + float64(i%7))}
+	}
+	for range 2 * 3600 * len(devices) { // two hours: every window full
+		e.Observe(next())
+	}
+	outputs = 0
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		e.Observe(next())
+		n++
+	}
+	b.ReportMetric(float64(outputs)/float64(n), "outputs/op")
+}

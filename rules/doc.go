@@ -82,7 +82,9 @@ is late: counted in Stats().Late and RuleStatus.Late, not aggregated (the
 caller still stores it). Count windows ignore the watermark; their point
 carries the time of their latest reading. stddev is the population
 standard deviation. Derived points are fed back to the rules, so an alert can
-watch a window's output metric (up to 3 levels deep).
+watch a window's output metric (up to 3 levels deep). A time window is kept
+as panes of gcd(size, hop): a reading is aggregated once whatever size/hop,
+and a window merges its panes when it closes.
 
 A window over several metrics keeps aggregates per metric; in the value
 expression w holds those of the first metric seen and agg["name"] those of

@@ -112,6 +112,7 @@ type Engine struct {
 	// outputs with and without it sets it.
 	slowVisits bool
 	keyBuf     []byte // scratch for series keys
+	merged     winAcc // scratch for a hopping window merged from its panes
 	track      bool   // remember latest values
 	latest     map[seriesRef]float64
 	now        int64 // latest Tick time, Unix ms

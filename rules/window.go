@@ -1,8 +1,10 @@
 package rules
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -21,6 +23,7 @@ const (
 type windowSpec struct {
 	count     int   // count windows; 0 for time windows
 	size, hop int64 // ms
+	pane      int64 // ms, gcd(size, hop): the slices a time window is made of
 	lateness  int64
 	key       keyKind
 	keyName   string
@@ -93,6 +96,7 @@ func (s *windowSpec) shape(id string, w *Window) error {
 		if s.size/s.hop > maxHopsPerWindow {
 			return invalid(id, "window.hop", "size/hop is more than %d", maxHopsPerWindow)
 		}
+		s.pane = gcd(s.size, s.hop)
 		if w.Count != 0 {
 			return invalid(id, "window.count", "only for count windows")
 		}
@@ -164,12 +168,20 @@ func (s *windowSpec) setValue(ec exprCache, id string, w *Window) error {
 }
 
 // winKey is the state of one window key (a device, a tag value, or all).
+//
+// A time window is made of panes, the slices of length gcd(size, hop)
+// that its start and end fall between (Li et al., "No pane, no gain",
+// SIGMOD Record 2005): a reading is added to its one pane, not to each of
+// the size/hop windows that hold it, and a closing window merges its panes.
+// A tumbling window is its one pane.
 type winKey struct {
-	wm   int64     // latest event time seen
-	open []*winAcc // time windows by start
-	cur  *winAcc   // count windows
-	tags []point.Tag
-	dev  string
+	wm    int64     // latest event time seen
+	panes []*winAcc // time windows' panes with readings, by start
+	next  int64     // start of the next time window to emit
+	seq   uint64    // numbers the first reading of each metric in a pane
+	cur   *winAcc   // count windows
+	tags  []point.Tag
+	dev   string
 }
 
 type winAcc struct {
@@ -181,6 +193,7 @@ type winAcc struct {
 
 type metricAcc struct {
 	metric string
+	seq    uint64 // arrival of the metric's first reading (winKey.seq)
 	a      acc
 }
 
@@ -209,6 +222,32 @@ func (a *acc) add(t int64, v float64) {
 	}
 }
 
+// merge adds the readings b accumulated to a, as if a had seen them after
+// its own (Chan, Golub and LeVeque's pairwise update of the mean and the sum
+// of squared deviations).
+func (a *acc) merge(b *acc) {
+	if b.n == 0 {
+		return
+	}
+	if a.n == 0 {
+		*a = *b
+		return
+	}
+	n := a.n + b.n
+	d := b.mean - a.mean
+	a.mean += d * b.n / n
+	a.m2 += b.m2 + d*d*a.n*b.n/n
+	a.n = n
+	a.sum += b.sum
+	a.min, a.max = math.Min(a.min, b.min), math.Max(a.max, b.max)
+	if b.firstT < a.firstT {
+		a.first, a.firstT = b.first, b.firstT
+	}
+	if b.lastT >= a.lastT {
+		a.last, a.lastT = b.last, b.lastT
+	}
+}
+
 func (a *acc) agg() Agg {
 	g := Agg{Count: a.n, Sum: a.sum, Avg: a.mean, Min: a.min, Max: a.max, First: a.first, Last: a.last}
 	if a.n > 1 {
@@ -217,7 +256,9 @@ func (a *acc) agg() Agg {
 	return g
 }
 
-func (w *winAcc) add(metric string, t int64, v float64) {
+// add aggregates a reading; seq numbers the metric in case it is the
+// first of its metric in w.
+func (w *winAcc) add(metric string, t int64, v float64, seq uint64) {
 	w.n++
 	if t > w.last {
 		w.last = t
@@ -228,8 +269,31 @@ func (w *winAcc) add(metric string, t int64, v float64) {
 			return
 		}
 	}
-	w.m = append(w.m, metricAcc{metric: metric})
+	w.m = append(w.m, metricAcc{metric: metric, seq: seq})
 	w.m[len(w.m)-1].a.add(t, v)
+}
+
+// mergeFrom adds the readings of panes, in time order, to w, which keeps
+// its metrics in the order of their first reading's arrival.
+func (w *winAcc) mergeFrom(start int64, panes []*winAcc) {
+	w.start, w.n, w.last, w.m = start, 0, math.MinInt64, w.m[:0]
+	for _, p := range panes {
+		w.n += p.n
+		w.last = max(w.last, p.last)
+	next:
+		for i := range p.m {
+			pm := &p.m[i]
+			for j := range w.m {
+				if w.m[j].metric == pm.metric {
+					w.m[j].a.merge(&pm.a)
+					w.m[j].seq = min(w.m[j].seq, pm.seq)
+					continue next
+				}
+			}
+			w.m = append(w.m, *pm)
+		}
+	}
+	slices.SortStableFunc(w.m, func(a, b metricAcc) int { return cmp.Compare(a.seq, b.seq) })
 }
 
 // windowKey returns the key a reading aggregates under; false when the
@@ -265,7 +329,7 @@ func (e *Engine) windowObserve(rs *ruleState, r *point.Reading, v float64, depth
 			e.stats.Dropped++
 			return
 		}
-		k = &winKey{wm: math.MinInt64, dev: s.outDevice}
+		k = &winKey{wm: math.MinInt64, next: math.MinInt64, dev: s.outDevice}
 		switch s.key {
 		case keyDevice:
 			k.dev = r.Device
@@ -285,14 +349,28 @@ func (e *Engine) windowObserve(rs *ruleState, r *point.Reading, v float64, depth
 		e.stats.Late++
 		return
 	}
-	first := r.Time - r.Time%s.hop
-	if r.Time < 0 && r.Time%s.hop != 0 {
-		first -= s.hop
-	}
-	for start := first; start > r.Time-s.size; start -= s.hop {
-		k.window(start).add(r.Metric, r.Time, v)
-	}
+	k.seq++
+	k.pane(floorTo(r.Time, s.pane)).add(r.Metric, r.Time, v, k.seq)
 	e.closeWindows(rs, k, wm, depth)
+}
+
+// floorTo rounds t down to a multiple of m (m > 0), negative t included.
+func floorTo(t, m int64) int64 {
+	r := t % m
+	if r < 0 {
+		r += m
+	}
+	return t - r
+}
+
+// ceilTo rounds t up to a multiple of m (m > 0).
+func ceilTo(t, m int64) int64 { return -floorTo(-t, m) }
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // watermark is the time before which a key's windows are complete: the
@@ -302,31 +380,50 @@ func (e *Engine) watermark(s *windowSpec, k *winKey) int64 {
 	return max(k.wm, e.now) - s.lateness
 }
 
-// window returns the open window starting at start, creating it in order.
-func (k *winKey) window(start int64) *winAcc {
-	i := len(k.open)
-	for i > 0 && k.open[i-1].start > start {
+// pane returns the pane starting at start, creating it in order.
+func (k *winKey) pane(start int64) *winAcc {
+	i := len(k.panes)
+	for i > 0 && k.panes[i-1].start > start {
 		i--
 	}
-	if i > 0 && k.open[i-1].start == start {
-		return k.open[i-1]
+	if i > 0 && k.panes[i-1].start == start {
+		return k.panes[i-1]
 	}
 	w := &winAcc{start: start, last: math.MinInt64}
-	k.open = append(k.open, nil)
-	copy(k.open[i+1:], k.open[i:])
-	k.open[i] = w
+	k.panes = append(k.panes, nil)
+	copy(k.panes[i+1:], k.panes[i:])
+	k.panes[i] = w
 	return w
 }
 
+// closeWindows emits, in order, the windows with readings that end at or
+// before wm, and forgets the panes no later window holds.
 func (e *Engine) closeWindows(rs *ruleState, k *winKey, wm int64, depth int) {
 	s := rs.c.win
-	n := 0
-	for n < len(k.open) && k.open[n].start+s.size <= wm {
-		e.emitWindow(rs, k, k.open[n], k.open[n].start, depth)
-		n++
-	}
-	if n > 0 {
-		k.open = append(k.open[:0], k.open[n:]...)
+	for len(k.panes) > 0 {
+		// The first window holding the first pane, unless it was emitted:
+		// the panes before k.next are gone, so the window starting there
+		// holds the first pane.
+		start := max(k.next, ceilTo(k.panes[0].start-s.size+1, s.hop))
+		if start+s.size > wm {
+			return
+		}
+		n := 1
+		for n < len(k.panes) && k.panes[n].start < start+s.size {
+			n++
+		}
+		w := k.panes[0]
+		if n > 1 || s.pane != s.size {
+			w = &e.merged
+			w.mergeFrom(start, k.panes[:n])
+		}
+		k.next = start + s.hop
+		drop := 0
+		for drop < len(k.panes) && k.panes[drop].start < k.next {
+			drop++
+		}
+		k.panes = append(k.panes[:0], k.panes[drop:]...)
+		e.emitWindow(rs, k, w, start, depth)
 	}
 }
 
@@ -334,7 +431,8 @@ func (e *Engine) countObserve(rs *ruleState, k *winKey, r *point.Reading, v floa
 	if k.cur == nil {
 		k.cur = &winAcc{last: math.MinInt64}
 	}
-	k.cur.add(r.Metric, r.Time, v)
+	k.seq++
+	k.cur.add(r.Metric, r.Time, v, k.seq)
 	if k.cur.n >= rs.c.win.count {
 		w := k.cur
 		k.cur = nil
@@ -348,10 +446,10 @@ func (e *Engine) windowTick(rs *ruleState) {
 	}
 	for _, key := range sortedKeys(rs.win) {
 		k := rs.win[key]
-		if len(k.open) > 0 {
+		if len(k.panes) > 0 {
 			e.closeWindows(rs, k, e.watermark(rs.c.win, k), 0)
 		}
-		if len(k.open) == 0 && k.wm <= e.now {
+		if len(k.panes) == 0 && k.wm <= e.now {
 			// An idle key whose watermark the Tick has caught up with
 			// holds nothing the Tick watermark does not also enforce:
 			// forget it so departed devices cost no memory.
