@@ -105,7 +105,7 @@ func (n *Node) waitDerived(done chan<- struct{}) {
 }
 
 // onAlert keeps an alert transition in the history, then notifies; received
-// is when its cause reached the rules.
+// is when the node received its cause.
 func (n *Node) onAlert(a rules.Alert, received time.Time) {
 	rec, err := n.alerts.Record(a)
 	if err != nil {

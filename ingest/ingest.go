@@ -69,7 +69,7 @@ type Pipeline struct {
 	dead     DeadLetters
 	reg      Registry
 	line     codec.LineOptions
-	onQueued func([]point.Reading)
+	onQueued func([]point.Reading, time.Time)
 	router   Router
 	forward  func([]routing.Target)
 	devType  func(string) string
@@ -96,8 +96,8 @@ type Options struct {
 	// rule engine: an alert must not wait for an fsync, nor queue behind
 	// every publish in flight). It must not block and must not modify the
 	// slice. A reading the store then rejects, or whose commit fails, has
-	// been seen all the same.
-	OnQueued func([]point.Reading)
+	// been seen all the same. received is when the node received them.
+	OnQueued func(readings []point.Reading, received time.Time)
 	// Router, when set, applies the routing rules before readings are
 	// stored; Forward carries out its forwards and must not block.
 	Router     Router
@@ -246,7 +246,7 @@ func (p *Pipeline) storeAsync(m Message, contract string, readings []point.Readi
 		p.log.Warn("ingest refused", "topic", m.Topic, "client", m.ClientID, "err", err)
 		return nil, err
 	}
-	pending := p.queue(readings)
+	pending := p.queue(readings, m.Received)
 	return func() error {
 		res, err := pending.Wait()
 		if err != nil {
@@ -289,10 +289,10 @@ func (p *Pipeline) admitted() error {
 
 // queue queues readings for the store's next group commit and tells the
 // rules about them.
-func (p *Pipeline) queue(readings []point.Reading) store.Pending {
+func (p *Pipeline) queue(readings []point.Reading, received time.Time) store.Pending {
 	pending := p.db.AppendAsync(readings)
 	if p.onQueued != nil {
-		p.onQueued(readings)
+		p.onQueued(readings, received)
 	}
 	return pending
 }
@@ -364,7 +364,7 @@ func (p *Pipeline) WriteLines(ctx context.Context, body []byte, precision string
 		if err := p.admitted(); err != nil {
 			return 0, err
 		}
-		res, err := p.queue(readings).Wait()
+		res, err := p.queue(readings, received).Wait()
 		if err != nil {
 			p.messages.WithLabelValues("failed").Inc()
 			return 0, fmt.Errorf("store %d readings: %w", len(readings), err)

@@ -166,7 +166,7 @@ func TestWriteLines(t *testing.T) {
 func TestRulesSeeReadingsWhenQueued(t *testing.T) {
 	f := newFixture(t)
 	var seen []point.Reading
-	f.p.onQueued = func(rs []point.Reading) { seen = append(seen, rs...) }
+	f.p.onQueued = func(rs []point.Reading, _ time.Time) { seen = append(seen, rs...) }
 	wait, err := f.p.HandleAsync(Message{ClientID: "c1", Topic: "devices/d1/telemetry", Payload: []byte(`{"t":1,"h":2}`)})
 	if err != nil || wait == nil {
 		t.Fatalf("HandleAsync: wait %v, err %v", wait != nil, err)

@@ -72,8 +72,8 @@ counted in edgevault_notifications_total{channel,outcome}.
 
 edgevault_notification_latency_seconds{channel} is a histogram of the time
 from an alert transition's cause to its delivery, retries included:
-NotifySince takes the cause's time (the edge node passes the moment the
-reading that set the alert off reached the rules, or for a transition that
+NotifySince takes the cause's time (the edge node passes the moment it
+received the reading that set the alert off, or for a transition that
 time or a call caused, the transition itself); Notify takes now. This is
 the publish-to-notification latency the node can see, from ingest on.
 

@@ -408,7 +408,7 @@ func (e *Engine) Observe(r point.Reading) {
 // ObserveBatch is Observe for each reading in turn, under one lock.
 func (e *Engine) ObserveBatch(rs []point.Reading) { e.ObserveBatchAt(rs, time.Time{}) }
 
-// ObserveBatchAt is ObserveBatch for readings that reached the rules at
+// ObserveBatchAt is ObserveBatch for readings that were received at
 // received (wall clock), which the outputs they cause carry in
 // Output.Received.
 func (e *Engine) ObserveBatchAt(rs []point.Reading, received time.Time) {

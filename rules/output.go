@@ -35,9 +35,9 @@ type Output struct {
 	Point point.Reading
 	Alert Alert
 	Err   error
-	// Received is when the readings that caused the output reached the
-	// rules (ObserveBatchAt's wall-clock time); zero for outputs of other
-	// calls (Observe, Tick, Ack).
+	// Received is when the readings that caused the output were received
+	// (ObserveBatchAt's wall-clock time); zero for outputs of other calls
+	// (Observe, Tick, Ack).
 	Received time.Time
 }
 

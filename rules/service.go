@@ -278,7 +278,7 @@ func (s *Service) handle(o Output) {
 	}
 }
 
-// observed is a batch of readings and when it reached the rules.
+// observed is a batch of readings and when the node received them.
 type observed struct {
 	rs []point.Reading
 	at time.Time
@@ -297,13 +297,17 @@ func (s *Service) emit(o Output) {
 }
 
 // Observe hands readings to the rules without waiting (ingest calls it when
-// they are queued for storage).
-func (s *Service) Observe(rs []point.Reading) {
+// they are queued for storage); received is when the node received them,
+// which the outputs they cause carry (the zero time: now).
+func (s *Service) Observe(rs []point.Reading, received time.Time) {
 	if !s.eng.wantsReadings.Load() {
 		return // no rule reads them: no queue, no wake-up of the engine
 	}
+	if received.IsZero() {
+		received = time.Now()
+	}
 	select {
-	case s.in <- observed{rs, time.Now()}:
+	case s.in <- observed{rs, received}:
 	default:
 		s.dropped.WithLabelValues("input").Inc()
 	}

@@ -80,19 +80,26 @@ rules:
 		t.Fatal(err)
 	}
 	now := time.Now().UnixMilli()
-	before := time.Now()
+	received := time.Now().Add(-3 * time.Millisecond)
 	s.Observe([]point.Reading{
 		{Device: "d1", Metric: "temperature", Time: now, Value: point.Float(20)},
 		{Device: "d1", Metric: "temperature", Time: now + 1000, Value: point.Float(42)},
-	})
-	after := time.Now()
+	}, received)
 	rec.wait(t, "the alert and the derived point", func() bool { return len(rec.alerts) == 1 && len(rec.points) == 1 })
 	if a := rec.alerts[0]; a.Rule != "hot" || a.Device != "d1" || a.State != AlertTriggered || a.Value != 42 {
 		t.Fatalf("alert = %+v", a)
 	}
-	// The alert carries when its reading reached the rules, not when the
+	// The alert carries when the node received its reading, not when the
 	// engine got to it.
-	if at := rec.received[0]; at.Before(before) || at.After(after) {
+	if at := rec.received[0]; !at.Equal(received) {
+		t.Fatalf("received %v, want the time given to Observe, %v", at, received)
+	}
+	// Without one, the time of the Observe call.
+	before := time.Now()
+	s.Observe([]point.Reading{{Device: "d2", Metric: "temperature", Time: now, Value: point.Float(43)}}, time.Time{})
+	after := time.Now()
+	rec.wait(t, "the second alert", func() bool { return len(rec.alerts) == 2 })
+	if at := rec.received[len(rec.received)-1]; at.Before(before) || at.After(after) {
 		t.Fatalf("received %v, want the Observe call's time, between %v and %v", at, before, after)
 	}
 	if p := rec.points[0]; p.Metric != "temperature_avg2" || p.Value.Float() != 31 {
@@ -160,7 +167,7 @@ func TestServiceNeverBlocksIngest(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < 100; i++ {
-			s.Observe([]point.Reading{{Device: "d", Metric: "m", Value: point.Float(1)}})
+			s.Observe([]point.Reading{{Device: "d", Metric: "m", Value: point.Float(1)}}, time.Time{})
 		}
 		close(done)
 	}()
@@ -181,7 +188,7 @@ func TestServiceSkipsReadingsNoRuleReads(t *testing.T) {
 	}
 	defer s.Close()
 	rs := []point.Reading{{Device: "d", Metric: "m", Value: point.Float(1)}}
-	s.Observe(rs)
+	s.Observe(rs, time.Time{})
 	if n := len(s.in); n != 0 {
 		t.Fatalf("%d batches queued with no rule reading them", n)
 	}
@@ -189,7 +196,7 @@ func TestServiceSkipsReadingsNoRuleReads(t *testing.T) {
 	if _, err := s.Put(reading, true); err != nil {
 		t.Fatal(err)
 	}
-	s.Observe(rs)
+	s.Observe(rs, time.Time{})
 	if n := len(s.in); n != 1 {
 		t.Fatalf("%d batches queued with a rule reading them, want 1", n)
 	}
