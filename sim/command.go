@@ -79,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON bool, record
 	fs.StringVar(&o.Username, "username", "", "MQTT username")
 	fs.StringVar(&o.Password, "password", "", "MQTT password")
 	fs.IntVar(&o.Inflight, "inflight", 16, "max outstanding publishes per client")
+	fs.IntVar(&o.ConnectConcurrency, "connect-concurrency", 64, "connects in flight at once, as a fleet that does not connect in one instant (0 = all)")
 	fs.StringVar(&o.Prefix, "prefix", "sim", "device id prefix (ids are PREFIX-0000, PREFIX-0001, ...)")
 	fs.StringVar(&o.Topic, "topic", "", "topic override, {device} = device id (default: the format's topic)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed for the readings")

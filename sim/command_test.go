@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,6 +57,28 @@ func TestCommand(t *testing.T) {
 	for _, want := range []string{"sim-0000 1000 ack", "sim-0000 2000 ack", "sim-0001 1000 ack", "sim-0001 2000 ack"} {
 		if !strings.Contains(string(got), want+"\n") {
 			t.Errorf("record %q lacks %q", got, want)
+		}
+	}
+}
+
+// TestConnectConcurrencyFlag: a fleet connects 64 at a time unless told
+// otherwise, so one larger than the node's limit on connections not yet
+// through CONNECT (256) is not refused in part.
+func TestConnectConcurrencyFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--count", "1"}, 64},
+		{[]string{"--count", "1", "--connect-concurrency", "0"}, 0},
+		{[]string{"--count", "1", "--connect-concurrency", "300"}, 300},
+	} {
+		o, _, _, err := parseFlags(c.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.ConnectConcurrency != c.want {
+			t.Errorf("%v: ConnectConcurrency %d, want %d", c.args, o.ConnectConcurrency, c.want)
 		}
 	}
 }
