@@ -26,6 +26,7 @@ benchmarks:
   gateways 1,000 gateways x 20 sensors through groups with heartbeats; 10,000 command round trips
   drain    10 million points buffered at the edge drain to an embedded cloud while live ingest continues;
            points/s, bytes per point on the wire vs line protocol and JSON, peak RSS of both
+  mochi-peer  a bare mochi-mqtt broker, run by rules --mochi-peer as the Go peer of the alert latency
 
 Peers must be installed: scripts/install-deps.sh.
 Run 'edgevault bench <benchmark> -h' for its flags.
@@ -55,6 +56,8 @@ func Command(args []string, stdout, stderr io.Writer) int {
 		return gatewaysCommand(ctx, args[1:], stdout, stderr, log)
 	case "drain":
 		return drainCommand(ctx, args[1:], stdout, stderr, log)
+	case "mochi-peer":
+		return mochiPeerCommand(ctx, args[1:], stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

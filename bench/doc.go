@@ -126,7 +126,11 @@
 // the same trip as an alert's, in on a connection beside the load's and out
 // to the bench's process, with nothing decoded, evaluated, recorded or
 // posted on the way. The report gives, per phase, the median over rounds
-// of the alerts' p99 beside the broker's.
+// of the alerts' p99 beside the broker's. With --mochi-peer each round also
+// runs them through a bare mochi-mqtt broker, the library the node's own
+// broker is built on, with nothing but a hook letting every client in
+// (`edgevault bench mochi-peer`, its own process, on a free port): a Go
+// broker's floor on the same machine.
 //
 // Memory: the node's heap after a forced GC (GET /debug/pprof/heap?gc=1,
 // the MemStats at the end of the text profile), after both loads, with

@@ -34,9 +34,12 @@ type RulesOptions struct {
 	IdleLoad bool
 	// NoPeer skips the runs through a bare Mosquitto (PeerRun) that give
 	// the probes' floor under the same loads.
-	NoPeer  bool
-	EdgeBin string // "" means os.Executable()
-	Log     *slog.Logger
+	NoPeer bool
+	// MochiPeer adds runs through a bare mochi-mqtt broker (MochiRun), the
+	// library of the node's own broker: a Go broker's floor.
+	MochiPeer bool
+	EdgeBin   string // "" means os.Executable()
+	Log       *slog.Logger
 }
 
 func (o *RulesOptions) defaults() {
@@ -58,7 +61,8 @@ func (o *RulesOptions) defaults() {
 
 // RulesRun is one edge node under the paced then the saturating load,
 // without rules (baseline) or with the mix and the probe rule (rules); a
-// peer run (PeerRun) is Mosquitto under the same loads and probes.
+// peer run is Mosquitto (PeerRun) or a bare mochi-mqtt (MochiRun) under the
+// same loads and probes.
 type RulesRun struct {
 	Name      string     `json:"name"`
 	Round     int        `json:"round"`
@@ -114,7 +118,7 @@ type RulesResult struct {
 		Seconds, PacedSeconds, PacedRate                        float64
 		Format                                                  string
 		QoS                                                     int
-		IdleLoad, Peer                                          bool
+		IdleLoad, Peer, MochiPeer                               bool
 	} `json:"options"`
 	Mix map[string]int `json:"mix"`
 	// RulesPerReading is how many rules of the mix one reading reaches on
@@ -153,12 +157,13 @@ type RulesResult struct {
 }
 
 // PhaseP99 is the median p99 of one phase's probes: publish to webhook
-// for the alerts, publish to subscriber through Mosquitto for the peer
-// (0 without peer runs).
+// for the alerts, publish to subscriber through Mosquitto and through a
+// bare mochi-mqtt for the peers (0 without their runs).
 type PhaseP99 struct {
 	Phase string  `json:"phase"`
 	Alert float64 `json:"alert"`
 	Peer  float64 `json:"mosquitto"`
+	Mochi float64 `json:"mochi,omitempty"`
 }
 
 // roundRatios is each round's saturating msgs/s with rules over without
@@ -216,7 +221,7 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 	res.Options.Rules, res.Options.LoadRules, res.Options.Devices, res.Options.FleetEvery = o.Rules, o.LoadRules, o.Devices, o.FleetEvery
 	res.Options.Inflight, res.Options.Probes, res.Options.Format, res.Options.QoS = o.Inflight, o.Probes, string(sim.FormatJSON), 1
 	res.Options.Seconds, res.Options.PacedSeconds, res.Options.PacedRate = o.Duration.Seconds(), o.PacedDuration.Seconds(), o.PacedRate
-	res.Options.IdleLoad, res.Options.Peer = o.IdleLoad, !o.NoPeer
+	res.Options.IdleLoad, res.Options.Peer, res.Options.MochiPeer = o.IdleLoad, !o.NoPeer, o.MochiPeer
 	mix := append(RuleMix(o.Rules, o.Devices, "bench", o.FleetEvery), probeRuleDef())
 	res.Mix, res.RulesPerReading = mixCounts(mix), rulesPerReading(mix, o.Devices, "bench")
 	hook := newHookReceiver()
@@ -234,18 +239,24 @@ func Rules(ctx context.Context, o RulesOptions) (RulesResult, error) {
 			run.Round = round
 			res.Runs = append(res.Runs, run)
 		}
-		if !o.NoPeer {
-			run, err := rulesPeerRun(ctx, o)
+		for _, peer := range []struct {
+			name string
+			on   bool
+		}{{PeerRun, !o.NoPeer}, {MochiRun, o.MochiPeer}} {
+			if !peer.on {
+				continue
+			}
+			run, err := rulesPeerRun(ctx, o, peer.name)
 			if err != nil {
-				return res, fmt.Errorf("%s run: %w", PeerRun, err)
+				return res, fmt.Errorf("%s run: %w", peer.name, err)
 			}
 			run.Round = round
 			res.Runs = append(res.Runs, run)
 		}
 	}
 	for _, phase := range []string{"idle", "paced", "saturating"} {
-		res.P99 = append(res.P99, PhaseP99{Phase: phase,
-			Alert: medianP99(res.Runs, "rules", phase), Peer: medianP99(res.Runs, PeerRun, phase)})
+		res.P99 = append(res.P99, PhaseP99{Phase: phase, Alert: medianP99(res.Runs, "rules", phase),
+			Peer: medianP99(res.Runs, PeerRun, phase), Mochi: medianP99(res.Runs, MochiRun, phase)})
 	}
 	res.Ratio = ratio(res.Runs, "rules", "baseline", func(r RulesRun) float64 { return r.Load.MsgsPerSec })
 	res.RoundRatios = roundRatios(res.Runs)

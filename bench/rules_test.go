@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,18 +102,21 @@ func TestRulesEdge(t *testing.T) {
 		t.Skip("EDGEVAULT_BIN not set")
 	}
 	res, err := Rules(t.Context(), RulesOptions{Rules: 40, LoadRules: 100, Devices: 3, Duration: time.Second,
-		PacedDuration: time.Second, PacedRate: 20, Probes: 10, EdgeBin: bin})
+		PacedDuration: time.Second, PacedRate: 20, Probes: 10, EdgeBin: bin, MochiPeer: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Runs) != 3 || res.Ratio <= 0 || len(res.RoundRatios) != 1 || res.RoundRatios[0] != res.Ratio || len(res.RoundCPU) != 1 || res.RoundCPU[0] <= 0 {
+	if names := runNames(res.Runs); !slices.Equal(names, []string{"baseline", "rules", PeerRun, MochiRun}) {
+		t.Fatalf("runs %v", names)
+	}
+	if len(res.Runs) != 4 || res.Ratio <= 0 || len(res.RoundRatios) != 1 || res.RoundRatios[0] != res.Ratio || len(res.RoundCPU) != 1 || res.RoundCPU[0] <= 0 {
 		t.Fatalf("runs %+v", res.Runs)
 	}
 	for _, r := range res.Runs {
 		if r.Load.Acked == 0 || r.Paced.Acked == 0 || r.LoadCPU.Server <= 0 || r.LoadCPU.Load <= 0 {
 			t.Errorf("%s run %+v", r.Name, r)
 		}
-		if r.Name != PeerRun && (r.Heap.HeapAlloc == 0 || r.StartupMs <= 0) {
+		if r.Name != PeerRun && r.Name != MochiRun && (r.Heap.HeapAlloc == 0 || r.StartupMs <= 0) {
 			t.Errorf("%s run %+v", r.Name, r)
 		}
 		if r.Name == "baseline" {
@@ -127,7 +131,7 @@ func TestRulesEdge(t *testing.T) {
 			}
 		}
 	}
-	if len(res.P99) != 3 || res.P99[2].Alert <= 0 || res.P99[2].Peer <= 0 {
+	if len(res.P99) != 3 || res.P99[2].Alert <= 0 || res.P99[2].Peer <= 0 || res.P99[2].Mochi <= 0 {
 		t.Errorf("p99 by phase %+v", res.P99)
 	}
 	if c := res.EdgeCPU; c.Baseline <= 0 || c.Rules <= 0 || c.Load <= 0 {
@@ -201,5 +205,24 @@ func (stuckToken) Error() error                   { return nil }
 func TestWaitTokenTimeoutIsAnError(t *testing.T) {
 	if err := waitToken(stuckToken{}, time.Millisecond); err == nil || !strings.Contains(err.Error(), "no answer within 1ms") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func runNames(runs []RulesRun) []string {
+	var out []string
+	for _, r := range runs {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+// TestMochiPeerBadListen: the peer refuses an address it cannot listen on
+// with the reason, and exits.
+func TestMochiPeerBadListen(t *testing.T) {
+	for _, addr := range []string{"nope", "127.0.0.1:99999"} {
+		var stdout, stderr bytes.Buffer
+		if code := Command([]string{"mochi-peer", "--listen", addr}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "bench mochi-peer:") {
+			t.Errorf("--listen %s: code %d, stderr %q", addr, code, stderr.String())
+		}
 	}
 }

@@ -38,6 +38,8 @@ func rulesCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	peer := true
 	fs.BoolVar(&peer, "peer", true, "also run the loads and probes through a bare Mosquitto, timing each probe to a subscriber:\n"+
 		"the floor for the alert latency under the same load")
+	fs.BoolVar(&o.MochiPeer, "mochi-peer", false, "also run them through a bare mochi-mqtt broker (the library of the node's own), in its own\n"+
+		"process: a Go broker's floor")
 	fs.StringVar(&o.EdgeBin, "edge-bin", "", "edgevault binary to run as the edge node (default: this binary)")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	if code, done := parse(fs, args); done {
@@ -76,7 +78,7 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 			x.PacedRulesDropped, x.RulesDropped, x.AlertsRecorded, x.RuleErrors, mib(x.Heap.HeapAlloc), mib(x.PeakRSS))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "\nprobe latency: reading published (QoS 1) -> rules: alert's webhook POST received; mosquitto: reading received by a subscriber")
+	fmt.Fprintln(w, "\nprobe latency: reading published (QoS 1) -> rules: alert's webhook POST received; mosquitto, mochi: reading received by a subscriber")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\tround\tphase\tprobes\tunder load\treceived\tlost\tresolved\tp50 ms\tp99 ms\tmax ms\t")
 	for _, x := range r.Runs {
@@ -109,6 +111,9 @@ func WriteRulesTable(w io.Writer, r RulesResult) {
 		fmt.Fprintf(w, "alert p99, %s (median of rounds): %.2f ms  %s (target < %d)", p.Phase, p.Alert, verdict(p.Alert < rulesP99TargetMs), rulesP99TargetMs)
 		if p.Peer > 0 {
 			fmt.Fprintf(w, "; through bare Mosquitto to a subscriber: %.2f ms", p.Peer)
+		}
+		if p.Mochi > 0 {
+			fmt.Fprintf(w, "; through bare mochi-mqtt: %.2f ms", p.Mochi)
 		}
 		fmt.Fprintln(w)
 	}

@@ -18,13 +18,20 @@ const PeerRun = "mosquitto"
 // one hop out to the bench's process) with nothing decoded, evaluated,
 // recorded or posted on the way. It is the floor that the alert latency
 // under the same load is held against.
-func rulesPeerRun(ctx context.Context, o RulesOptions) (RulesRun, error) {
-	run := RulesRun{Name: PeerRun}
-	o.Log.Info("starting mosquitto", "run", PeerRun)
-	// Without TCP_NODELAY, Mosquitto's write of a probe can wait behind
-	// the subscriber's delayed ACK of the one before (Nagle): 21 ms p99 in
-	// the idle phase, whose probes come every 10 ms.
-	p, err := startMosquitto(ctx, "set_tcp_nodelay true")
+// With name MochiRun, the broker is a bare mochi-mqtt (startMochi) instead.
+func rulesPeerRun(ctx context.Context, o RulesOptions, name string) (RulesRun, error) {
+	run := RulesRun{Name: name}
+	o.Log.Info("starting "+name, "run", name)
+	var p *peer
+	var err error
+	if name == MochiRun {
+		p, err = startMochi(ctx, o.EdgeBin) // Go sets TCP_NODELAY on every connection
+	} else {
+		// Without TCP_NODELAY, Mosquitto's write of a probe can wait
+		// behind the subscriber's delayed ACK of the one before (Nagle):
+		// 21 ms p99 in the idle phase, whose probes come every 10 ms.
+		p, err = startMosquitto(ctx, "set_tcp_nodelay true")
+	}
 	if err != nil {
 		return run, err
 	}
