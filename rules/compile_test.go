@@ -104,6 +104,7 @@ func TestCompileRefusesInvalidRules(t *testing.T) {
 		{"window no size", Rule{ID: "r", Kind: KindWindow, Window: win(Window{Type: "tumbling"})}, "window.size", 0, 0},
 		{"hop above size", Rule{ID: "r", Kind: KindWindow, Window: win(Window{Type: "hopping", Size: Duration(time.Minute), Hop: Duration(time.Hour)})}, "window.hop", 0, 0},
 		{"too many hops", Rule{ID: "r", Kind: KindWindow, Window: win(Window{Type: "hopping", Size: Duration(time.Hour), Hop: Duration(time.Millisecond)})}, "window.hop", 0, 0},
+		{"too many panes", Rule{ID: "r", Kind: KindWindow, Window: win(Window{Type: "hopping", Size: Duration(time.Hour), Hop: Duration(59*time.Minute + 59*time.Second)})}, "window.hop", 0, 0},
 		{"count zero", Rule{ID: "r", Kind: KindWindow, Window: win(Window{Type: "count"})}, "window.count", 0, 0},
 		{"bad key", Rule{ID: "r", Kind: KindWindow, Window: win(Window{Type: "count", Count: 2, Key: "room"})}, "window.key", 0, 0},
 		{"bad aggregate", Rule{ID: "r", Kind: KindWindow, Window: win(Window{Type: "count", Count: 2, Aggregate: "median"})}, "window.aggregate", 0, 0},

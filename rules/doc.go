@@ -64,7 +64,7 @@ handed over again.
 	    window:
 	      type: tumbling          # tumbling | hopping | count
 	      size: 5m                # tumbling, hopping
-	      hop: 1m                 # hopping only; size/hop <= 1000
+	      hop: 1m                 # hopping only; size/gcd(size, hop) <= 1000
 	      count: 10               # count only: emit every N readings per key
 	      key: tag:room           # device (default) | all | tag:NAME | meta:NAME
 	      aggregate: avg          # count sum avg min max stddev first last

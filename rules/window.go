@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -33,8 +34,9 @@ type windowSpec struct {
 	outDevice string
 }
 
-// maxHopsPerWindow bounds size/hop: each reading updates that many windows.
-const maxHopsPerWindow = 1000
+// maxPanesPerWindow bounds size/gcd(size, hop): the panes a key keeps
+// and a closing window merges (size/hop when the hop divides the size).
+const maxPanesPerWindow = 1000
 
 func (c *Compiled) compileWindow(ec exprCache) error {
 	r := &c.Rule
@@ -93,10 +95,14 @@ func (s *windowSpec) shape(id string, w *Window) error {
 		if s.hop > s.size || s.hop <= 0 {
 			return invalid(id, "window.hop", "must be positive and at most the size")
 		}
-		if s.size/s.hop > maxHopsPerWindow {
-			return invalid(id, "window.hop", "size/hop is more than %d", maxHopsPerWindow)
-		}
 		s.pane = gcd(s.size, s.hop)
+		if s.size/s.pane > maxPanesPerWindow {
+			if s.size%s.hop == 0 {
+				return invalid(id, "window.hop", "size/hop is more than %d", maxPanesPerWindow)
+			}
+			return invalid(id, "window.hop", "size/gcd(size, hop) is more than %d: a window of %v every %v is made of %d slices of %v; use a hop that divides the size",
+				maxPanesPerWindow, w.Size.D(), w.Hop.D(), s.size/s.pane, time.Duration(s.pane)*time.Millisecond)
+		}
 		if w.Count != 0 {
 			return invalid(id, "window.count", "only for count windows")
 		}
