@@ -48,7 +48,7 @@ type Options struct {
 // Stats are cumulative counters of an Engine.
 type Stats struct {
 	Readings uint64 // readings observed
-	Late     uint64 // readings behind a window's watermark, not aggregated
+	Late     uint64 // readings behind a window's watermark (or beyond ±2^62 ms), not aggregated
 	Dropped  uint64 // readings ignored because a rule reached MaxKeys
 	Outputs  uint64 // outputs emitted
 	Errors   uint64 // run-time rule failures

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
@@ -44,6 +45,10 @@ func FuzzCompile(f *testing.F) {
 		}
 		for i, v := range []point.Value{point.Float(81), point.Int(-3), point.String("x"), point.Bool(true)} {
 			e.Observe(point.Reading{Device: "d", Metric: "t", Tags: []point.Tag{{Key: "room", Value: "k"}}, Time: base.UnixMilli() + int64(i)*1000, Value: v})
+		}
+		// A device's clock can say anything.
+		for _, ts := range []int64{math.MaxInt64, math.MinInt64, math.MaxInt64 - 1000} {
+			e.Observe(point.Reading{Device: "d2", Metric: "t", Time: ts, Value: point.Float(81)})
 		}
 		e.DeviceStatus("d", false, now)
 		now = now.Add(time.Hour)

@@ -323,8 +323,20 @@ func (e *Engine) windowKey(s *windowSpec, r *point.Reading) (string, bool) {
 	return fmt.Sprint(mv), true
 }
 
+// maxWindowTime bounds the event times time windows take, in Unix ms
+// either side of the epoch (146 million years): within it their
+// arithmetic (a start plus a size or a hop) cannot overflow.
+const maxWindowTime = 1 << 62
+
 func (e *Engine) windowObserve(rs *ruleState, r *point.Reading, v float64, depth int) {
 	s := rs.c.win
+	if s.count == 0 && (r.Time > maxWindowTime || r.Time < -maxWindowTime) {
+		// A clock gone wrong: late for every window, and the key's
+		// watermark does not move.
+		rs.late++
+		e.stats.Late++
+		return
+	}
 	key, ok := e.windowKey(s, r)
 	if !ok {
 		return
