@@ -79,7 +79,8 @@ end; the point's time is the window start (as in the store's rollups), its
 device the key's device (key device) or output.device (default: the rule id),
 its tags the key's tag (tag:NAME, meta:NAME). A reading behind the watermark
 is late: counted in Stats().Late and RuleStatus.Late, not aggregated (the
-caller still stores it). Count windows ignore the watermark; their point
+caller still stores it). So is one more than 2^62 ms (146 million years)
+from the epoch, a clock gone wrong, which does not move the watermark. Count windows ignore the watermark; their point
 carries the time of their latest reading. stddev is the population
 standard deviation. Derived points are fed back to the rules, so an alert can
 watch a window's output metric (up to 3 levels deep). A time window is kept
