@@ -42,33 +42,23 @@ uplink:
 	return s
 }
 
-func (r *drainRun) startCloud(ctx context.Context) (_ *peer, err error) {
+func (r *drainRun) startCloud(ctx context.Context) (*peer, error) {
 	bin, err := edgeBinary(r.o.EdgeBin)
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPeer("cloud")
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			p.close()
+	return startPeer("cloud", func(p *peer, port int) error {
+		conf := filepath.Join(p.dir, "cloud.yaml")
+		if err := os.WriteFile(conf, []byte(DrainCloudConfig(drainEdgeID, r.signKey, r.dataKey)), 0o600); err != nil {
+			return fmt.Errorf("write cloud config: %w", err)
 		}
-	}()
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	conf := filepath.Join(p.dir, "cloud.yaml")
-	if err := os.WriteFile(conf, []byte(DrainCloudConfig(drainEdgeID, r.signKey, r.dataKey)), 0o600); err != nil {
-		return nil, fmt.Errorf("write cloud config: %w", err)
-	}
-	p.addr, p.data = "127.0.0.1:"+strconv.Itoa(port), filepath.Join(p.dir, "data")
-	if p.proc, err = startProc("edgevault cloud", bin, "cloud", "--config", conf, "--data", p.data, "--http", p.addr); err != nil {
-		return nil, err
-	}
-	return p, p.waitHTTP(ctx, "http://"+p.addr+"/healthz", http.StatusOK, 60*time.Second)
+		p.addr, p.data = "127.0.0.1:"+strconv.Itoa(port), filepath.Join(p.dir, "data")
+		var err error
+		if p.proc, err = startProc("edgevault cloud", bin, "cloud", "--config", conf, "--data", p.data, "--http", p.addr); err != nil {
+			return err
+		}
+		return p.waitHTTP(ctx, "http://"+p.addr+"/healthz", http.StatusOK, 60*time.Second)
+	})
 }
 
 func (r *drainRun) startEdge(ctx context.Context, url string) (_ *peer, err error) {

@@ -60,27 +60,17 @@ func serveMochi(ctx context.Context, listen string, log *slog.Logger) error {
 
 // startMochi runs `bin bench mochi-peer` on a free port and waits until it
 // accepts connections.
-func startMochi(ctx context.Context, bin string) (_ *peer, err error) {
-	bin, err = edgeBinary(bin)
+func startMochi(ctx context.Context, bin string) (*peer, error) {
+	bin, err := edgeBinary(bin)
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPeer("mochi")
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			p.close()
+	return startPeer("mochi", func(p *peer, port int) error {
+		p.addr = "127.0.0.1:" + strconv.Itoa(port)
+		var err error
+		if p.proc, err = startProc("mochi", bin, "bench", "mochi-peer", "--listen", p.addr); err != nil {
+			return err
 		}
-	}()
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	p.addr = "127.0.0.1:" + strconv.Itoa(port)
-	if p.proc, err = startProc("mochi", bin, "bench", "mochi-peer", "--listen", p.addr); err != nil {
-		return nil, err
-	}
-	return p, p.waitTCP(ctx, p.addr, 10*time.Second)
+		return p.waitTCP(ctx, p.addr, 10*time.Second)
+	})
 }

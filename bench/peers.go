@@ -45,33 +45,42 @@ log_type warning
 
 // startMosquitto runs mosquitto with MosquittoConfig and the extra lines,
 // and waits until it accepts connections.
-func startMosquitto(ctx context.Context, extra ...string) (_ *peer, err error) {
+func startMosquitto(ctx context.Context, extra ...string) (*peer, error) {
 	bin, err := lookPath("mosquitto")
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPeer("mosquitto")
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			p.close()
+	return startPeer("mosquitto", func(p *peer, port int) error {
+		conf := filepath.Join(p.dir, "mosquitto.conf")
+		if err := os.WriteFile(conf, []byte(MosquittoConfig(port)+strings.Join(extra, "\n")+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write mosquitto config: %w", err)
 		}
-	}()
-	port, err := freePort()
+		p.addr = "127.0.0.1:" + strconv.Itoa(port)
+		var err error
+		if p.proc, err = startProc("mosquitto", bin, "-c", conf); err != nil {
+			return err
+		}
+		return p.waitTCP(ctx, p.addr, 10*time.Second)
+	})
+}
+
+// startPeer makes a peer named name and calls start with it and a free
+// loopback port to launch its process there and wait until it serves; the
+// peer is closed (process stopped, directory removed) if anything fails.
+func startPeer(name string, start func(p *peer, port int) error) (*peer, error) {
+	p, err := newPeer(name)
 	if err != nil {
 		return nil, err
 	}
-	conf := filepath.Join(p.dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(MosquittoConfig(port)+strings.Join(extra, "\n")+"\n"), 0o644); err != nil {
-		return nil, fmt.Errorf("write mosquitto config: %w", err)
+	port, err := freePort()
+	if err == nil {
+		err = start(p, port)
 	}
-	p.addr = "127.0.0.1:" + strconv.Itoa(port)
-	if p.proc, err = startProc("mosquitto", bin, "-c", conf); err != nil {
+	if err != nil {
+		p.close()
 		return nil, err
 	}
-	return p, p.waitTCP(ctx, p.addr, 10*time.Second)
+	return p, nil
 }
 
 // InfluxConfig is the config the write bench runs influxd 1.6 with: every
@@ -242,10 +251,8 @@ func startEdge(ctx context.Context, bin string) (_ *peer, mqttAddr string, err e
 // runEdge (re)starts `bin edge` on p's data directory and fresh ports and
 // waits until it serves HTTP and MQTT.
 func runEdge(ctx context.Context, p *peer, bin string) (mqttAddr string, err error) {
-	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return "", fmt.Errorf("find edgevault binary: %w", err)
-		}
+	if bin, err = edgeBinary(bin); err != nil {
+		return "", err
 	}
 	mport, err := freePort()
 	if err != nil {
