@@ -184,7 +184,7 @@ type winKey struct {
 	wm    int64     // latest event time seen
 	panes []*winAcc // time windows' panes with readings, by start
 	next  int64     // start of the next time window to emit
-	seq   uint64    // numbers the first reading of each metric in a pane
+	seq   uint64    // numbers the readings of time windows, for the order of metrics
 	cur   *winAcc   // count windows
 	tags  []point.Tag
 	dev   string
@@ -279,13 +279,12 @@ func (w *winAcc) add(metric string, t int64, v float64, seq uint64) {
 	w.m[len(w.m)-1].a.add(t, v)
 }
 
-// mergeFrom adds the readings of panes, in time order, to w, which keeps
-// its metrics in the order of their first reading's arrival.
-func (w *winAcc) mergeFrom(start int64, panes []*winAcc) {
-	w.start, w.n, w.last, w.m = start, 0, math.MinInt64, w.m[:0]
+// mergeFrom makes w's aggregates those of panes together (in time
+// order), its metrics in the order of their first reading's arrival. Only
+// the aggregates are set: a time window's result needs nothing else.
+func (w *winAcc) mergeFrom(panes []*winAcc) {
+	w.m = w.m[:0]
 	for _, p := range panes {
-		w.n += p.n
-		w.last = max(w.last, p.last)
 	next:
 		for i := range p.m {
 			pm := &p.m[i]
@@ -433,7 +432,7 @@ func (e *Engine) closeWindows(rs *ruleState, k *winKey, wm int64, depth int) {
 		w := k.panes[0]
 		if n > 1 || s.pane != s.size {
 			w = &e.merged
-			w.mergeFrom(start, k.panes[:n])
+			w.mergeFrom(k.panes[:n])
 		}
 		k.next = start + s.hop
 		drop := 0
@@ -449,8 +448,7 @@ func (e *Engine) countObserve(rs *ruleState, k *winKey, r *point.Reading, v floa
 	if k.cur == nil {
 		k.cur = &winAcc{last: math.MinInt64}
 	}
-	k.seq++
-	k.cur.add(r.Metric, r.Time, v, k.seq)
+	k.cur.add(r.Metric, r.Time, v, 0) // one accumulator: its metrics are in arrival order
 	if k.cur.n >= rs.c.win.count {
 		w := k.cur
 		k.cur = nil
